@@ -1,0 +1,165 @@
+/*
+ * core.h - bdekey's vocabulary: the status codes every layer returns, the
+ * recovery key record and list every backend fills, the key-ID query,
+ * the backend interface, and secret buffers.
+ *
+ * Layers below cmd/ never print and never exit: they return a status and,
+ * on failure, an allocated one-line message through char **errstr that
+ * the caller frees (NULL is allowed when the caller does not want it).
+ */
+#ifndef BDEKEY_CORE_H
+#define BDEKEY_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define BDEKEY_VERSION "0.1.0"
+
+/* What went wrong; cmd/ maps these to exit statuses, once. */
+enum bde_status {
+	BDE_OK = 0,
+	BDE_ENOTFOUND,		/* the query matched nothing */
+	BDE_EUSAGE,		/* bad user input (malformed ID, bad option) */
+	BDE_ECONFIG,		/* settings missing or contradictory */
+	BDE_EAUTH,		/* authentication failed */
+	BDE_EPERM,		/* authenticated, but not allowed */
+	BDE_EUNREACH,		/* server down, timeout, DNS, TLS failure */
+	BDE_EPROTO,		/* the server said something we cannot use */
+	BDE_ENOMEM,
+	BDE_EIO			/* a local file or terminal failed */
+};
+
+/* "auth", "permission", "unreachable", "protocol", "config", ... */
+const char *bde_status_kind(enum bde_status st);
+
+/*
+ * printf into a new string for an errstr: stores it in *errstr when errstr
+ * is not NULL (the caller frees it) and returns st, so a backend can write
+ * `return bde_error(errstr, BDE_EPROTO, "...", ...)`.
+ */
+enum bde_status bde_error(char **errstr, enum bde_status st, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+/* Whether a key's password was read. */
+enum bde_pw_state {
+	BDE_PW_NOT_REQUESTED = 0,	/* --show not given: never asked for */
+	BDE_PW_READ,			/* password holds it */
+	BDE_PW_DENIED			/* asked for, the directory withheld it */
+};
+
+/* Canonical key ID: upper-case GUID with dashes, no braces. */
+#define BDE_GUID_LEN 36
+
+/*
+ * One recovery key from one backend.  Every string is owned by the record
+ * and freed by bde_keylist_free(); password is wiped first.
+ */
+struct bde_key {
+	const char *source;	/* static: "ad" or "graph" */
+	char *device;		/* computer or device display name */
+	char *device_id;	/* Graph: Entra deviceId; AD: NULL */
+	char *dn;		/* AD: recovery object DN; Graph: NULL */
+	char *computer_dn;	/* AD: the computer's DN; Graph: NULL */
+	char key_id[BDE_GUID_LEN + 1];
+	char *volume_guid;	/* AD: volume GUID, canonical; else NULL */
+	char *volume;		/* Graph: operatingSystem, fixedData, ... */
+	time_t created;		/* UTC seconds */
+	long long seq;		/* tie-break for equal created (uSNCreated) */
+	char *password;		/* secret: only when pw == BDE_PW_READ */
+	enum bde_pw_state pw;
+};
+
+/* A growable list of keys; initialise with BDE_KEYLIST_INIT. */
+struct bde_keylist {
+	struct bde_key *v;
+	size_t n, cap;
+};
+#define BDE_KEYLIST_INIT { NULL, 0, 0 }
+
+/*
+ * Append a zeroed record and return it for the caller to fill (strings it
+ * stores become the list's), or NULL when out of memory.
+ */
+struct bde_key *bde_keylist_add(struct bde_keylist *l);
+
+/* Wipe passwords, free every record and the array; l is reusable. */
+void bde_keylist_free(struct bde_keylist *l);
+
+/* Free one record's strings (wiping the password) and zero it. */
+void bde_key_release(struct bde_key *k);
+
+/* Sort newest first (created, then seq, then key ID for stability). */
+void bde_keylist_sort(struct bde_keylist *l);
+
+/*
+ * A key ID query: 8 to 32 hex digits (a prefix of the recovery ID shown
+ * on the recovery screen, or all of it), upper case, dashes removed.
+ */
+struct bde_keyid {
+	char hex[33];
+	size_t len;
+};
+
+/*
+ * Parse "1A2B3C4D", "{1a2b3c4d-5e6f-...}", with or without braces and
+ * dashes (dashes only where a GUID has them).  Returns BDE_OK or
+ * BDE_EUSAGE with a message saying what is wrong.
+ */
+enum bde_status bde_keyid_parse(const char *s, struct bde_keyid *out,
+    char **errstr);
+
+/* Whether a canonical GUID ("XXXXXXXX-XXXX-...") starts with the query. */
+int bde_keyid_match(const struct bde_keyid *q, const char *guid);
+
+/*
+ * GUIDs: parse text in any case, with or without braces, into 16 bytes in
+ * the order written (RFC 4122 order); format those 16 bytes canonically
+ * into out (BDE_GUID_LEN + 1 bytes).  Parse returns 0 or -1.
+ */
+int bde_guid_parse(const char *s, uint8_t g[16]);
+void bde_guid_format(const uint8_t g[16], char *out);
+
+/*
+ * Microsoft stores GUIDs mixed-endian (first three fields little-endian,
+ * MS-DTYP 2.3.4.2); convert between that and written order.  Both
+ * directions are the same permutation.
+ */
+void bde_guid_swap_ms(const uint8_t in[16], uint8_t out[16]);
+
+/* Format t as RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" into out (21 bytes). */
+void bde_time_format(time_t t, char out[21]);
+
+/*
+ * Secrets.  bde_secret_free wipes a NUL-terminated secret and frees it
+ * (NULL is fine).  bde_secret_read_file reads the first line of path
+ * into a new buffer the caller frees with bde_secret_free; it refuses a
+ * file that others can read.  Errors: BDE_EIO, BDE_ECONFIG, BDE_ENOMEM.
+ */
+void bde_secret_free(char *s);
+enum bde_status bde_secret_read_file(const char *path, char **out,
+    char **errstr);
+
+/* Flags for backend lookups. */
+#define BDE_WANT_PASSWORD 0x1
+
+/*
+ * A backend: AD and Graph fill one of these when opened (each has its own
+ * open function and settings).  Lookups append to out (owned by the
+ * caller) and return BDE_OK when they found at least one key,
+ * BDE_ENOTFOUND when nothing matched, or an error with *errstr set.
+ * close frees self.
+ */
+struct bde_backend {
+	const char *name;	/* "ad" or "graph" */
+	void *self;
+	enum bde_status (*by_device)(void *self, const char *name, int flags,
+	    struct bde_keylist *out, char **errstr);
+	enum bde_status (*by_keyid)(void *self, const struct bde_keyid *id,
+	    int flags, struct bde_keylist *out, char **errstr);
+	/* the directory identity in use (principal, bind DN, UPN), or NULL */
+	const char *(*identity)(void *self);
+	void (*close)(void *self);
+};
+
+#endif
