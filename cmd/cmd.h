@@ -53,6 +53,7 @@ extern const struct cmd *const cmd_table[];
 
 extern const struct cmd cmd_check;
 extern const struct cmd cmd_help;
+extern const struct cmd cmd_lookup;
 
 const struct cmd *cmd_find(const char *name);
 

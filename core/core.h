@@ -57,6 +57,8 @@ enum bde_pw_state {
  */
 struct bde_key {
 	const char *source;	/* static: "ad" or "graph" */
+	const char *also;	/* static: the other source that has the
+				   same key ID (set when merging), or NULL */
 	char *device;		/* computer or device display name */
 	char *device_id;	/* Graph: Entra deviceId; AD: NULL */
 	char *dn;		/* AD: recovery object DN; Graph: NULL */

@@ -1,0 +1,546 @@
+/*
+ * lookup.c - `bdekey lookup`: find recovery keys by device name or key ID
+ * in AD and/or Graph (concurrently), merge them, check every password
+ * read, and print them as text or JSON.
+ */
+#include "cmd/settings.h"
+#include "checksum/checksum.h"
+
+#include <cJSON.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum source { SRC_AUTO = 0, SRC_AD, SRC_GRAPH, SRC_ALL };
+
+struct lookup_opts {
+	const char *device;
+	const char *key_id;
+	enum source source;
+	int show;
+	int json;
+};
+
+enum {
+	OPT_DEVICE = 'd',
+	OPT_KEY_ID = 'k',
+	OPT_SOURCE = 400,
+	OPT_SHOW = 's',
+	OPT_JSON = 'j'
+};
+
+static const struct cmd_option lookup_options[] = {
+	{ "device", OPT_DEVICE, "NAME", "find the keys of the device NAME" },
+	{ "key-id", OPT_KEY_ID, "ID",
+	  "find a key by its ID or first 8+ hex digits" },
+	{ "source", OPT_SOURCE, "SOURCE", "ad, graph or all (default: every "
+	  "configured one)" },
+	{ "show", OPT_SHOW, NULL, "read, check and print the passwords" },
+	{ "json", OPT_JSON, NULL, "print one JSON object" },
+	{ NULL, 0, NULL, NULL }
+};
+
+static int
+lookup_apply(void *settings, int key, const char *arg)
+{
+	struct lookup_opts *lo = ((struct settings *)settings)->cmd;
+
+	switch (key) {
+	case OPT_DEVICE:
+		lo->device = arg;
+		break;
+	case OPT_KEY_ID:
+		lo->key_id = arg;
+		break;
+	case OPT_SOURCE:
+		if (strcmp(arg, "ad") == 0)
+			lo->source = SRC_AD;
+		else if (strcmp(arg, "graph") == 0)
+			lo->source = SRC_GRAPH;
+		else if (strcmp(arg, "all") == 0)
+			lo->source = SRC_ALL;
+		else {
+			cmd_warn("lookup: source '%s' is not ad, graph or all",
+			    arg);
+			return -1;
+		}
+		break;
+	case OPT_SHOW:
+		lo->show = 1;
+		break;
+	case OPT_JSON:
+		lo->json = 1;
+		break;
+	}
+	return 0;
+}
+
+static const struct cmd_optgroup lookup_group = {
+	"options", lookup_options, lookup_apply
+};
+static const struct cmd_optgroup *const lookup_groups[] = {
+	&lookup_group, &settings_ad_group, &settings_graph_group,
+	&settings_common_group, NULL
+};
+static const char *const lookup_synopsis[] = {
+	"--device NAME [--source ad|graph|all] [--show] [--json]",
+	"--key-id ID [--source ad|graph|all] [--show] [--json]",
+	NULL
+};
+
+/* One backend's share of the work, run in its own thread. */
+struct job {
+	const char *name;		/* "ad" or "graph" */
+	struct settings *s;
+	const struct lookup_opts *lo;
+	const struct bde_keyid *id;
+	struct bde_keylist keys;
+	enum bde_status st;
+	char *err;
+	pthread_t thread;
+	int started;
+};
+
+static void *
+run_job(void *arg)
+{
+	struct job *j = arg;
+	struct bde_backend b;
+	int flags = j->lo->show ? BDE_WANT_PASSWORD : 0;
+
+	memset(&b, 0, sizeof(b));
+	if (strcmp(j->name, "ad") == 0)
+		j->st = ad_open(&j->s->ad, &b, &j->err);
+	else
+		j->st = graph_open(&j->s->graph, &b, &j->err);
+	if (j->st != BDE_OK)
+		return NULL;
+	if (j->lo->device != NULL)
+		j->st = b.by_device(b.self, j->lo->device, flags, &j->keys,
+		    &j->err);
+	else
+		j->st = b.by_keyid(b.self, j->id, flags, &j->keys, &j->err);
+	b.close(b.self);
+	return NULL;
+}
+
+/* A key seen by both backends: fill what the first lacks from the second. */
+static void
+steal(char **dst, char **src)
+{
+	if (*dst == NULL) {
+		*dst = *src;
+		*src = NULL;
+	}
+}
+
+/* Move every key of src into dst, merging a key ID already there. */
+static int
+merge(struct bde_keylist *dst, struct bde_keylist *src)
+{
+	size_t i, k;
+
+	for (i = 0; i < src->n; i++) {
+		struct bde_key *s = &src->v[i], *d = NULL;
+
+		for (k = 0; k < dst->n; k++)
+			if (strcmp(dst->v[k].key_id, s->key_id) == 0)
+				d = &dst->v[k];
+		if (d != NULL) {
+			d->also = s->source;
+			steal(&d->device_id, &s->device_id);
+			steal(&d->volume, &s->volume);
+			steal(&d->volume_guid, &s->volume_guid);
+			steal(&d->dn, &s->dn);
+			steal(&d->computer_dn, &s->computer_dn);
+			if (d->pw != BDE_PW_READ && s->pw == BDE_PW_READ) {
+				bde_secret_free(d->password);
+				d->password = s->password;
+				s->password = NULL;
+				d->pw = BDE_PW_READ;
+			}
+			bde_key_release(s);
+			continue;
+		}
+		d = bde_keylist_add(dst);
+		if (d == NULL)
+			return -1;
+		*d = *s;
+		memset(s, 0, sizeof(*s));
+	}
+	src->n = 0;
+	return 0;
+}
+
+/* 1 valid, 0 invalid; why receives the first bad block in words. */
+static int
+password_ok(const char *pw, char *why, size_t whylen)
+{
+	struct ck_password p;
+	struct ck_parse_status st;
+	int i, ok = 0;
+
+	why[0] = '\0';
+	if (ck_parse(pw, strlen(pw), &p, &st) != CK_PARSE_OK) {
+		snprintf(why, whylen, "%s at position %zu",
+		    ck_parse_error_str(st.error), st.position);
+		goto out;
+	}
+	for (i = 0; i < CK_BLOCKS; i++) {
+		if (p.block[i].error != CK_BLOCK_OK) {
+			snprintf(why, whylen, "block %d: %s", i + 1,
+			    ck_block_error_str(p.block[i].error));
+			goto out;
+		}
+	}
+	ok = 1;
+out:
+	explicit_bzero(&p, sizeof(p));
+	return ok;
+}
+
+static const char *
+denied_text(const struct bde_key *k)
+{
+	if (strcmp(k->source, "ad") == 0)
+		return "no permission to read the password (needs Control "
+		    "Access)";
+	return "no permission to read the password (needs "
+	    "BitlockerKey.Read.All and a role that may read keys)";
+}
+
+/* Wipe every string in a cJSON tree (it holds passwords), then free it. */
+static void
+json_wipe(cJSON *item)
+{
+	cJSON *c;
+
+	for (c = item; c != NULL; c = c->next) {
+		if (c->valuestring != NULL)
+			explicit_bzero(c->valuestring, strlen(c->valuestring));
+		if (c->child != NULL)
+			json_wipe(c->child);
+	}
+}
+
+static void
+json_wipe_delete(cJSON *item)
+{
+	if (item == NULL)
+		return;
+	json_wipe(item);
+	cJSON_Delete(item);
+}
+
+static cJSON *
+json_str_or_null(const char *s)
+{
+	return s != NULL ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+/* Add one key to the JSON array; returns -1 when out of memory. */
+static int
+json_key(cJSON *arr, const struct bde_key *k, int show)
+{
+	cJSON *o = cJSON_CreateObject(), *src;
+	char created[21], why[128];
+
+	if (o == NULL)
+		return -1;
+	cJSON_AddItemToArray(arr, o);
+	bde_time_format(k->created, created);
+	cJSON_AddStringToObject(o, "source", k->source);
+	src = cJSON_AddArrayToObject(o, "sources");
+	if (src == NULL)
+		return -1;
+	cJSON_AddItemToArray(src, cJSON_CreateString(k->source));
+	if (k->also != NULL)
+		cJSON_AddItemToArray(src, cJSON_CreateString(k->also));
+	cJSON_AddItemToObject(o, "device", json_str_or_null(k->device));
+	cJSON_AddItemToObject(o, "device_id", json_str_or_null(k->device_id));
+	cJSON_AddStringToObject(o, "key_id", k->key_id);
+	cJSON_AddStringToObject(o, "created", created);
+	cJSON_AddItemToObject(o, "volume_guid",
+	    json_str_or_null(k->volume_guid));
+	cJSON_AddItemToObject(o, "volume", json_str_or_null(k->volume));
+	cJSON_AddItemToObject(o, "dn", json_str_or_null(k->dn));
+	cJSON_AddItemToObject(o, "computer_dn",
+	    json_str_or_null(k->computer_dn));
+	if (show && k->pw == BDE_PW_READ) {
+		int ok = password_ok(k->password, why, sizeof(why));
+
+		cJSON_AddStringToObject(o, "password", k->password);
+		cJSON_AddBoolToObject(o, "password_valid", ok);
+		cJSON_AddItemToObject(o, "password_error",
+		    json_str_or_null(ok ? NULL : why));
+	} else {
+		cJSON_AddNullToObject(o, "password_valid");
+		cJSON_AddItemToObject(o, "password_error", json_str_or_null(
+		    k->pw == BDE_PW_DENIED ? denied_text(k) : NULL));
+	}
+	return 0;
+}
+
+static int
+print_json(const struct lookup_opts *lo, const struct bde_keylist *keys,
+    struct job *jobs, size_t njobs)
+{
+	static const char *const srcname[] = { "auto", "ad", "graph", "all" };
+	cJSON *root = NULL, *q, *arr, *errs, *e;
+	char *text = NULL;
+	size_t i;
+	int rc = -1;
+
+	root = cJSON_CreateObject();
+	if (root == NULL)
+		goto out;
+	q = cJSON_AddObjectToObject(root, "query");
+	arr = cJSON_AddArrayToObject(root, "keys");
+	errs = cJSON_AddArrayToObject(root, "errors");
+	if (q == NULL || arr == NULL || errs == NULL)
+		goto out;
+	cJSON_AddItemToObject(q, "device", json_str_or_null(lo->device));
+	cJSON_AddItemToObject(q, "key_id", json_str_or_null(lo->key_id));
+	cJSON_AddStringToObject(q, "source", srcname[lo->source]);
+	cJSON_AddBoolToObject(q, "show", lo->show);
+	for (i = 0; i < keys->n; i++)
+		if (json_key(arr, &keys->v[i], lo->show) < 0)
+			goto out;
+	for (i = 0; i < njobs; i++) {
+		if (jobs[i].st == BDE_OK || jobs[i].st == BDE_ENOTFOUND)
+			continue;
+		e = cJSON_CreateObject();
+		if (e == NULL)
+			goto out;
+		cJSON_AddItemToArray(errs, e);
+		cJSON_AddStringToObject(e, "source", jobs[i].name);
+		cJSON_AddStringToObject(e, "kind", bde_status_kind(jobs[i].st));
+		cJSON_AddStringToObject(e, "message",
+		    jobs[i].err ? jobs[i].err : "failed");
+	}
+	text = cJSON_PrintUnformatted(root);
+	if (text == NULL)
+		goto out;
+	fputs(text, stdout);
+	fputc('\n', stdout);
+	rc = 0;
+out:
+	if (text != NULL) {
+		explicit_bzero(text, strlen(text));
+		free(text);
+	}
+	json_wipe_delete(root);
+	if (rc < 0)
+		cmd_warn("lookup: out of memory");
+	return rc;
+}
+
+static void
+print_human(const struct lookup_opts *lo, const struct bde_keylist *keys)
+{
+	char created[21], why[128];
+	size_t i;
+
+	for (i = 0; i < keys->n; i++) {
+		const struct bde_key *k = &keys->v[i];
+
+		if (i > 0)
+			fputc('\n', stdout);
+		bde_time_format(k->created, created);
+		printf("device      %s\n", k->device ? k->device : "?");
+		printf("source      %s%s%s\n", k->source, k->also ? ", " : "",
+		    k->also ? k->also : "");
+		printf("key id      %s\n", k->key_id);
+		printf("created     %s\n", created);
+		if (k->volume != NULL)
+			printf("volume      %s\n", k->volume);
+		if (k->volume_guid != NULL)
+			printf("volume id   %s\n", k->volume_guid);
+		if (k->device_id != NULL)
+			printf("device id   %s\n", k->device_id);
+		if (k->dn != NULL)
+			printf("dn          %s\n", k->dn);
+		if (!lo->show)
+			continue;
+		if (k->pw == BDE_PW_DENIED) {
+			printf("password    %s\n", denied_text(k));
+		} else if (k->pw == BDE_PW_READ) {
+			if (password_ok(k->password, why, sizeof(why)))
+				printf("password    %s  (checksums ok)\n",
+				    k->password);
+			else
+				printf("password    %s  INVALID: %s; do not "
+				    "read it out\n", k->password, why);
+		}
+	}
+}
+
+/*
+ * The exit status by the contract: a found key beats a failed backend;
+ * among found keys a bad checksum (5) beats a withheld password (3).
+ */
+static int
+lookup_status(const struct lookup_opts *lo, const struct bde_keylist *keys,
+    struct job *jobs, size_t njobs)
+{
+	char why[128];
+	int denied = 0, bad = 0, worst = EXIT_NOTFOUND;
+	size_t i;
+
+	for (i = 0; i < keys->n; i++) {
+		if (!lo->show)
+			continue;
+		if (keys->v[i].pw == BDE_PW_DENIED)
+			denied = 1;
+		else if (keys->v[i].pw == BDE_PW_READ &&
+		    !password_ok(keys->v[i].password, why, sizeof(why)))
+			bad = 1;
+	}
+	if (keys->n > 0)
+		return bad ? EXIT_BADSUM : denied ? EXIT_AUTH : EXIT_FOUND;
+	for (i = 0; i < njobs; i++) {
+		int st = cmd_exit_status(jobs[i].st);
+
+		/* a usage error (malformed input) outranks the rest */
+		if (jobs[i].st == BDE_ENOTFOUND || jobs[i].st == BDE_OK)
+			continue;
+		if (worst == EXIT_NOTFOUND || st == EXIT_USAGE ||
+		    (st == EXIT_AUTH && worst != EXIT_USAGE))
+			worst = st;
+	}
+	return worst;
+}
+
+static int
+run_lookup(const struct cmd *self, int argc, char **argv)
+{
+	struct lookup_opts lo;
+	struct settings s;
+	struct bde_keyid id;
+	struct bde_keylist all = BDE_KEYLIST_INIT;
+	struct job jobs[2];
+	char *err = NULL;
+	size_t njobs = 0, i;
+	int first, status = EXIT_USAGE, want_ad, want_graph;
+
+	memset(&lo, 0, sizeof(lo));
+	memset(jobs, 0, sizeof(jobs));
+	settings_init(&s);
+	s.cmd = &lo;
+	first = cmd_parse_options(self, argc, argv, &s);
+	if (first == -2) {
+		status = cmd_finish(EXIT_FOUND);
+		goto out;
+	}
+	if (first < 0)
+		goto out;
+	if (first < argc) {
+		cmd_warn("lookup: unexpected argument '%s'", argv[first]);
+		cmd_print_usage(self, stderr);
+		goto out;
+	}
+	if ((lo.device == NULL) == (lo.key_id == NULL)) {
+		cmd_warn("lookup: give exactly one of --device and --key-id");
+		cmd_print_usage(self, stderr);
+		goto out;
+	}
+	if (lo.device != NULL && lo.device[0] == '\0') {
+		cmd_warn("lookup: the device name is empty");
+		goto out;
+	}
+	if (lo.key_id != NULL && bde_keyid_parse(lo.key_id, &id, &err) !=
+	    BDE_OK) {
+		cmd_warn("lookup: %s", err);
+		goto out;
+	}
+	if (settings_from_env(&s) < 0)
+		goto out;
+
+	want_ad = lo.source == SRC_AD || lo.source == SRC_ALL ||
+	    (lo.source == SRC_AUTO && settings_ad_configured(&s));
+	want_graph = lo.source == SRC_GRAPH || lo.source == SRC_ALL ||
+	    (lo.source == SRC_AUTO && settings_graph_configured(&s));
+	if (want_ad && !settings_ad_configured(&s)) {
+		cmd_warn("lookup: no LDAP server configured: set --ldap-uri, "
+		    "BDEKEY_LDAP_URI or URI in ldap.conf");
+		goto out;
+	}
+	if (want_graph && !settings_graph_configured(&s)) {
+		cmd_warn("lookup: no Entra tenant configured: set --tenant or "
+		    "BDEKEY_TENANT");
+		goto out;
+	}
+	if (!want_ad && !want_graph) {
+		cmd_warn("lookup: no directory configured: set BDEKEY_LDAP_URI "
+		    "for Active Directory or BDEKEY_TENANT for Entra ID");
+		goto out;
+	}
+	if (settings_load_secrets(&s, want_ad, want_graph) < 0)
+		goto out;
+
+	if (want_ad)
+		jobs[njobs++].name = "ad";
+	if (want_graph)
+		jobs[njobs++].name = "graph";
+	for (i = 0; i < njobs; i++) {
+		jobs[i].s = &s;
+		jobs[i].lo = &lo;
+		jobs[i].id = &id;
+	}
+	/* one backend runs here; two run side by side */
+	if (njobs == 1) {
+		run_job(&jobs[0]);
+	} else {
+		for (i = 0; i < njobs; i++)
+			jobs[i].started = pthread_create(&jobs[i].thread, NULL,
+			    run_job, &jobs[i]) == 0;
+		for (i = 0; i < njobs; i++) {
+			if (jobs[i].started)
+				pthread_join(jobs[i].thread, NULL);
+			else
+				run_job(&jobs[i]);
+		}
+	}
+
+	for (i = 0; i < njobs; i++) {
+		if (merge(&all, &jobs[i].keys) < 0) {
+			cmd_warn("lookup: out of memory");
+			status = EXIT_UNREACH;
+			goto out;
+		}
+	}
+	bde_keylist_sort(&all);
+
+	for (i = 0; i < njobs; i++)
+		if (jobs[i].st != BDE_OK && jobs[i].st != BDE_ENOTFOUND)
+			cmd_warn("%s: %s", jobs[i].name,
+			    jobs[i].err ? jobs[i].err : "failed");
+	if (lo.json) {
+		if (print_json(&lo, &all, jobs, njobs) < 0) {
+			status = EXIT_UNREACH;
+			goto out;
+		}
+	} else {
+		print_human(&lo, &all);
+		if (all.n == 0 && lookup_status(&lo, &all, jobs, njobs) ==
+		    EXIT_NOTFOUND)
+			cmd_warn("lookup: no recovery key found for %s '%s'",
+			    lo.device ? "device" : "key ID",
+			    lo.device ? lo.device : lo.key_id);
+	}
+	status = cmd_finish(lookup_status(&lo, &all, jobs, njobs));
+out:
+	for (i = 0; i < 2; i++) {
+		bde_keylist_free(&jobs[i].keys);
+		free(jobs[i].err);
+	}
+	bde_keylist_free(&all);
+	free(err);
+	settings_release(&s);
+	return status;
+}
+
+const struct cmd cmd_lookup = {
+	"lookup", "find recovery keys by device name or key ID",
+	lookup_synopsis, lookup_groups, run_lookup
+};

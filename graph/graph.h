@@ -1,0 +1,82 @@
+/*
+ * graph.h - the Microsoft Graph backend: bitlockerRecoveryKey lookups,
+ * sign-in helpers for cmd/, and the Intune rotation trigger.  Built on
+ * http/ (HTTPS + JSON) and identity/ (OAuth, token cache), which know
+ * nothing of Graph.
+ */
+#ifndef BDEKEY_GRAPH_H
+#define BDEKEY_GRAPH_H
+
+#include "core/core.h"
+
+/* The public client id of "Microsoft Graph Command Line Tools". */
+#define GRAPH_DEFAULT_CLIENT_ID "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+
+/*
+ * Settings, filled by cmd/ (options > environment > config file); every
+ * pointer is borrowed and must outlive the backend.  NULL/0 = default.
+ */
+struct graph_settings {
+	const char *tenant;		/* required: name or GUID */
+	const char *client_id;		/* default GRAPH_DEFAULT_CLIENT_ID */
+	const char *cloud;		/* global (default), usgov, dod, china */
+	const char *authority;		/* base URL, overrides the cloud's */
+	const char *graph;		/* base URL, overrides the cloud's */
+	const char *ca_bundle;		/* extra CA file for HTTPS */
+	const char *client_secret;	/* secret: app sign-in with a secret */
+	const char *client_cert;	/* PEM certificate: app sign-in with */
+	const char *client_key;		/* ... a signed JWT assertion */
+	int assertion_rs256;		/* RS256 + x5t instead of PS256 */
+	const char *cache_dir;		/* default $XDG_CACHE_HOME/bdekey */
+	int timeout;			/* seconds per request; 0 = 30 */
+	int deadline;			/* seconds for a whole command; 0 = 300 */
+};
+
+/*
+ * Open the backend with a usable token: the app's (secret or
+ * certificate), else the cached delegated token, refreshed silently when
+ * needed.  Not signed in: BDE_EAUTH with "run 'bdekey login'".  Other
+ * errors: BDE_ECONFIG, BDE_EUNREACH, BDE_EPROTO, BDE_ENOMEM.
+ */
+enum bde_status graph_open(const struct graph_settings *s,
+    struct bde_backend *out, char **errstr);
+
+/*
+ * Interactive sign-in with the device code flow.  show() is called once
+ * with the service's sign-in message (URL and code) for cmd/ to print on
+ * stderr; then this polls until the user signs in, declines or the code
+ * expires, and caches the tokens (0600, atomically).  *who receives the
+ * signed-in user's name (caller frees).  Errors: BDE_EAUTH (declined,
+ * expired), BDE_ECONFIG, BDE_EUNREACH, BDE_EPROTO, BDE_EIO.
+ */
+enum bde_status graph_login(const struct graph_settings *s,
+    void (*show)(const char *message, void *arg), void *arg, char **who,
+    char **errstr);
+
+/* Remove the cached tokens for these settings.  BDE_OK when none existed. */
+enum bde_status graph_logout(const struct graph_settings *s, char **errstr);
+
+/* An Intune managed device found for rotation; strings owned by it. */
+struct graph_managed {
+	char *id;		/* managed device id */
+	char *device_name;
+	char *device_id;	/* azureADDeviceId */
+};
+
+/* Free the strings of m and zero it. */
+void graph_managed_release(struct graph_managed *m);
+
+/*
+ * Find the one managed device for a device name or Entra device id
+ * (exactly one of name/device_id).  Every result of the managedDevices
+ * filter is re-checked here.  Errors: BDE_ENOTFOUND, BDE_EUSAGE
+ * (ambiguous: *errstr lists the candidates), BDE_EAUTH, BDE_EPERM, ...
+ */
+enum bde_status graph_find_managed(struct bde_backend *b, const char *name,
+    const char *device_id, struct graph_managed *out, char **errstr);
+
+/* POST rotateBitLockerKeys (beta) for m; BDE_OK on 204. */
+enum bde_status graph_rotate(struct bde_backend *b,
+    const struct graph_managed *m, char **errstr);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * ad.h - the Active Directory backend: msFVE-RecoveryInformation objects
+ * over LDAP (OpenLDAP libldap + Cyrus SASL).
+ *
+ * Named ad.h, not ldap.h, so it never shadows <ldap.h>.
+ */
+#ifndef BDEKEY_AD_H
+#define BDEKEY_AD_H
+
+#include <stddef.h>
+
+#include "core/core.h"
+
+/*
+ * Settings, filled by cmd/ (options > environment > config file); every
+ * pointer is borrowed and must outlive the backend.  NULL or 0 means
+ * "not set": libldap's own ldap.conf / LDAP* environment then applies,
+ * then the defaults named here.
+ */
+struct ad_settings {
+	const char *const *uris;	/* tried in order (failover); NULL-ended */
+	const char *base;	/* else ldap.conf BASE, else RootDSE
+				   defaultNamingContext */
+	const char *mech;	/* "GSSAPI" (default), "SIMPLE", or a SASL
+				   mechanism name */
+	const char *bind_dn;	/* simple bind DN, or SASL authcid */
+	const char *password;	/* secret for SIMPLE / password SASL mechs */
+	int starttls;		/* StartTLS on ldap:// URIs */
+	int timeout;		/* seconds for connect, TLS and each
+				   operation; 0 = 10 */
+	int page_size;		/* paged results page size; 0 = 500 */
+};
+
+/*
+ * Connect (failing over through the URIs in order) and bind.  On success
+ * fills *out (out->close frees it).  Refuses a simple bind without TLS
+ * (BDE_ECONFIG) before sending anything.  Errors: BDE_ECONFIG,
+ * BDE_EUNREACH (no URI answered, TLS failure, timeout), BDE_EAUTH (bind
+ * refused), BDE_EPROTO, BDE_ENOMEM; *errstr says which URI and why.
+ */
+enum bde_status ad_open(const struct ad_settings *s, struct bde_backend *out,
+    char **errstr);
+
+/*
+ * The key package (msFVE-KeyPackage) of the one recovery object whose
+ * key ID matches id (a full ID or an unambiguous prefix).  *pkg is a new
+ * buffer of *len bytes the caller wipes and frees.  Errors: BDE_ENOTFOUND,
+ * BDE_EUSAGE (prefix matches several keys), BDE_EPERM (object visible,
+ * package withheld), and the errors of a search.
+ */
+enum bde_status ad_key_package(struct bde_backend *b,
+    const struct bde_keyid *id, unsigned char **pkg, size_t *len,
+    char **device, char **key_id, char **errstr);
+
+/*
+ * Whether libldap's own configuration (ldap.conf, ~/.ldaprc, LDAPURI ...)
+ * names a server, so AD can be tried without bdekey settings.
+ */
+int ad_default_uri_configured(void);
+
+#endif
