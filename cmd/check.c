@@ -53,10 +53,11 @@ static const char *const check_synopsis[] = {
 	NULL
 };
 
-/* A bounded output line; overflow is impossible by CHECK_OUT_SIZE. */
+/* An output line; its size (CHECK_OUT_SIZE) fits the worst case. */
 struct line {
 	char *p;
 	size_t n;
+	size_t cap;
 };
 
 static void
@@ -82,11 +83,11 @@ putf(struct line *l, const char *fmt, ...)
 	int r;
 
 	va_start(ap, fmt);
-	r = vsnprintf(l->p + l->n, CHECK_OUT_SIZE - l->n, fmt, ap);
+	r = vsnprintf(l->p + l->n, l->cap - l->n, fmt, ap);
 	va_end(ap);
 	if (r > 0)
-		l->n += (size_t)r < CHECK_OUT_SIZE - l->n ? (size_t)r :
-		    CHECK_OUT_SIZE - l->n - 1;
+		l->n += (size_t)r < l->cap - l->n ? (size_t)r :
+		    l->cap - l->n - 1;
 }
 
 /* Length of a valid UTF-8 sequence at s, or 0 when invalid. */
@@ -280,9 +281,14 @@ check_one(struct line *l, const char *s, size_t len, int json, int too_long)
 	puts_(l, "{\"input\":");
 	put_json_string(l, s, len);
 	if (pe != CK_PARSE_OK) {
-		puts_(l, ",\"valid\":false,\"password\":null,\"error\":\"");
-		put_parse_error(l, &st, len);
-		putf(l, "\",\"position\":%zu,\"blocks\":[]}\n", st.position);
+		char msg[256];
+		struct line m = { msg, 0, sizeof(msg) };
+
+		/* the message quotes the input's character: escape it too */
+		put_parse_error(&m, &st, len);
+		puts_(l, ",\"valid\":false,\"password\":null,\"error\":");
+		put_json_string(l, m.p, m.n);
+		putf(l, ",\"position\":%zu,\"blocks\":[]}\n", st.position);
 		return 0;
 	}
 	ck_normalize(&pw, norm);
@@ -391,7 +397,7 @@ static int
 run_check(const struct cmd *self, int argc, char **argv)
 {
 	struct check_settings cs = { 0 };
-	struct line l = { NULL, 0 };
+	struct line l = { NULL, 0, CHECK_OUT_SIZE };
 	int first, i, status = EXIT_FOUND;
 	static char outbuf[1 << 16];
 

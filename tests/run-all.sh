@@ -1,0 +1,43 @@
+#!/bin/bash
+# run-all.sh - every test `make check` runs: the unit test binaries given as
+# arguments, the declarative CLI cases, then the integration suites that
+# start their own servers on loopback (Samba AD DC, Graph emulator).
+# Needs BDEKEY (the binary under test).  Prints 'check: N passed, M failed'.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+: "${BDEKEY:?BDEKEY must name the binary under test}"
+export BDEKEY
+# leaks inside libraries we do not own (Kerberos, SASL plug-ins) are theirs
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
+PY=/usr/bin/python3
+
+pass=0
+fail=0
+failed=()
+run() {
+	local name=$1
+	shift
+	echo "== $name"
+	if "$@"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		failed+=("$name")
+	fi
+}
+
+for t in "$@"; do
+	run "unit $(basename "$t")" timeout 600 "$t"
+done
+run "cli cases" timeout 600 "$PY" tests/clitest.py "$BDEKEY" tests/cli/*.t
+run "cli edge cases" timeout 120 tests/cli/edge.sh
+for suite in tests/ad/test-ad.sh tests/graph/test-graph.sh tests/e2e/test-*.sh; do
+	[ -f "$suite" ] || continue
+	run "$suite" timeout 1800 bash "$suite"
+done
+
+echo
+[ "$fail" -eq 0 ] || echo "failed: ${failed[*]}"
+echo "check: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
