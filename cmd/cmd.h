@@ -54,6 +54,7 @@ extern const struct cmd *const cmd_table[];
 extern const struct cmd cmd_check;
 extern const struct cmd cmd_help;
 extern const struct cmd cmd_lookup;
+extern const struct cmd cmd_config;
 
 const struct cmd *cmd_find(const char *name);
 
@@ -87,5 +88,15 @@ int cmd_exit_status(enum bde_status st);
  * printing why when stdout failed.
  */
 int cmd_finish(int status);
+
+/* Whether to colour output: stdout is a terminal and NO_COLOR is unset. */
+int cmd_use_color(void);
+
+/*
+ * Read k's password out block by block (k->pw must be BDE_PW_READ):
+ * validated first, a bad one is refused with its blocks named.  Returns
+ * EXIT_FOUND or EXIT_BADSUM.
+ */
+int cmd_read_out(const struct bde_key *k);
 
 #endif

@@ -3,6 +3,7 @@
  * in AD and/or Graph (concurrently), merge them, check every password
  * read, and print them as text or JSON.
  */
+#include "cmd/audit.h"
 #include "cmd/settings.h"
 #include "checksum/checksum.h"
 
@@ -17,8 +18,10 @@ struct lookup_opts {
 	const char *device;
 	const char *key_id;
 	enum source source;
+	const char *reason;
 	int show;
 	int json;
+	int read_out;
 };
 
 enum {
@@ -26,7 +29,9 @@ enum {
 	OPT_KEY_ID = 'k',
 	OPT_SOURCE = 400,
 	OPT_SHOW = 's',
-	OPT_JSON = 'j'
+	OPT_JSON = 'j',
+	OPT_REASON = 'r',
+	OPT_READ_OUT = 401
 };
 
 static const struct cmd_option lookup_options[] = {
@@ -37,6 +42,10 @@ static const struct cmd_option lookup_options[] = {
 	  "configured one)" },
 	{ "show", OPT_SHOW, NULL, "read, check and print the passwords" },
 	{ "json", OPT_JSON, NULL, "print one JSON object" },
+	{ "read-out", OPT_READ_OUT, NULL, "read one key out block by block "
+	  "(for the phone)" },
+	{ "reason", OPT_REASON, "TEXT", "why the password is read (a ticket "
+	  "number), for the audit log" },
 	{ NULL, 0, NULL, NULL }
 };
 
@@ -71,6 +80,13 @@ lookup_apply(void *settings, int key, const char *arg)
 	case OPT_JSON:
 		lo->json = 1;
 		break;
+	case OPT_READ_OUT:
+		lo->read_out = 1;
+		lo->show = 1;
+		break;
+	case OPT_REASON:
+		lo->reason = arg;
+		break;
 	}
 	return 0;
 }
@@ -83,8 +99,10 @@ static const struct cmd_optgroup *const lookup_groups[] = {
 	&settings_common_group, NULL
 };
 static const char *const lookup_synopsis[] = {
-	"--device NAME [--source ad|graph|all] [--show] [--json]",
-	"--key-id ID [--source ad|graph|all] [--show] [--json]",
+	"--device NAME [--key-id ID] [--source ad|graph|all] [--show | "
+	"--read-out] [--json] [--reason TEXT]",
+	"--key-id ID [--source ad|graph|all] [--show | --read-out] [--json] "
+	"[--reason TEXT]",
 	NULL
 };
 
@@ -97,6 +115,7 @@ struct job {
 	struct bde_keylist keys;
 	enum bde_status st;
 	char *err;
+	char *identity;		/* who we were in that directory */
 	pthread_t thread;
 	int started;
 };
@@ -120,6 +139,8 @@ run_job(void *arg)
 		    &j->err);
 	else
 		j->st = b.by_keyid(b.self, j->id, flags, &j->keys, &j->err);
+	if (b.identity != NULL && b.identity(b.self) != NULL)
+		j->identity = strdup(b.identity(b.self));
 	b.close(b.self);
 	return NULL;
 }
@@ -411,6 +432,113 @@ lookup_status(const struct lookup_opts *lo, const struct bde_keylist *keys,
 	return worst;
 }
 
+/* Keep only the keys whose ID starts with id (device + key ID given). */
+static void
+filter_keyid(struct bde_keylist *l, const struct bde_keyid *id)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < l->n; i++) {
+		if (bde_keyid_match(id, l->v[i].key_id))
+			l->v[n++] = l->v[i];
+		else
+			bde_key_release(&l->v[i]);
+	}
+	l->n = n;
+}
+
+/* The directory identity of the backend that found k. */
+static const char *
+identity_for(const struct bde_key *k, struct job *jobs, size_t njobs)
+{
+	size_t i;
+
+	for (i = 0; i < njobs; i++)
+		if (strcmp(jobs[i].name, k->source) == 0)
+			return jobs[i].identity;
+	return NULL;
+}
+
+/*
+ * Record every password about to be revealed, synced, before it is
+ * shown.  Returns 0, or -1 (printed) when the log cannot be written.
+ */
+static int
+audit_reveal(const struct settings *s, const struct lookup_opts *lo,
+    const struct bde_keylist *keys, struct job *jobs, size_t njobs)
+{
+	struct audit a;
+	size_t i;
+	int rc = -1, any = 0;
+
+	for (i = 0; i < keys->n; i++)
+		any |= keys->v[i].pw == BDE_PW_READ;
+	if (!any)
+		return 0;
+	memset(&a, 0, sizeof(a));
+	if (audit_open(&a, s->audit_log) < 0)
+		goto out;
+	for (i = 0; i < keys->n; i++) {
+		const struct bde_key *k = &keys->v[i];
+		cJSON *rec;
+
+		if (k->pw != BDE_PW_READ)
+			continue;
+		rec = audit_record_new(lo->read_out ? "read-out" : "show", k,
+		    identity_for(k, jobs, njobs), lo->reason);
+		if (rec == NULL) {
+			cmd_warn("out of memory");
+			goto out;
+		}
+		if (k->also != NULL)
+			cJSON_AddStringToObject(rec, "also_in", k->also);
+		if (audit_write(&a, rec) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (audit_close(&a) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* Drop every password read, so nothing can show it. */
+static void
+forget_passwords(struct bde_keylist *keys)
+{
+	size_t i;
+
+	for (i = 0; i < keys->n; i++) {
+		bde_secret_free(keys->v[i].password);
+		keys->v[i].password = NULL;
+		if (keys->v[i].pw == BDE_PW_READ)
+			keys->v[i].pw = BDE_PW_NOT_REQUESTED;
+	}
+}
+
+static int
+read_out_one(const struct lookup_opts *lo, const struct bde_keylist *all)
+{
+	size_t i;
+
+	if (all->n > 1) {
+		cmd_warn("read-out: %zu keys match; give --key-id with the ID "
+		    "on the user's screen:", all->n);
+		for (i = 0; i < all->n; i++)
+			fprintf(stderr, "  %s  %s  (%s)\n", all->v[i].key_id,
+			    all->v[i].device ? all->v[i].device : "?",
+			    all->v[i].source);
+		return EXIT_USAGE;
+	}
+	if (all->v[0].pw == BDE_PW_DENIED) {
+		cmd_warn("read-out: key %s: %s", all->v[0].key_id,
+		    denied_text(&all->v[0]));
+		return EXIT_AUTH;
+	}
+	(void)lo;
+	return cmd_read_out(&all->v[0]);
+}
+
 static int
 run_lookup(const struct cmd *self, int argc, char **argv)
 {
@@ -425,6 +553,7 @@ run_lookup(const struct cmd *self, int argc, char **argv)
 
 	memset(&lo, 0, sizeof(lo));
 	memset(jobs, 0, sizeof(jobs));
+	memset(&id, 0, sizeof(id));
 	settings_init(&s);
 	s.cmd = &lo;
 	first = cmd_parse_options(self, argc, argv, &s);
@@ -439,8 +568,8 @@ run_lookup(const struct cmd *self, int argc, char **argv)
 		cmd_print_usage(self, stderr);
 		goto out;
 	}
-	if ((lo.device == NULL) == (lo.key_id == NULL)) {
-		cmd_warn("lookup: give exactly one of --device and --key-id");
+	if (lo.device == NULL && lo.key_id == NULL) {
+		cmd_warn("lookup: give --device, --key-id, or both");
 		cmd_print_usage(self, stderr);
 		goto out;
 	}
@@ -453,8 +582,18 @@ run_lookup(const struct cmd *self, int argc, char **argv)
 		cmd_warn("lookup: %s", err);
 		goto out;
 	}
-	if (settings_from_env(&s) < 0)
+	if (lo.read_out && lo.json) {
+		cmd_warn("lookup: --read-out and --json do not go together");
 		goto out;
+	}
+	if (settings_finish(&s) < 0)
+		goto out;
+	if (lo.show && s.require_reason &&
+	    (lo.reason == NULL || lo.reason[0] == '\0')) {
+		cmd_warn("lookup: a --reason (e.g. the ticket number) is "
+		    "required to read a password ([audit] require_reason)");
+		goto out;
+	}
 
 	want_ad = lo.source == SRC_AD || lo.source == SRC_ALL ||
 	    (lo.source == SRC_AUTO && settings_ad_configured(&s));
@@ -509,12 +648,24 @@ run_lookup(const struct cmd *self, int argc, char **argv)
 			goto out;
 		}
 	}
+	if (lo.device != NULL && lo.key_id != NULL)
+		filter_keyid(&all, &id);
 	bde_keylist_sort(&all);
 
 	for (i = 0; i < njobs; i++)
 		if (jobs[i].st != BDE_OK && jobs[i].st != BDE_ENOTFOUND)
 			cmd_warn("%s: %s", jobs[i].name,
 			    jobs[i].err ? jobs[i].err : "failed");
+	/* the audit record comes first: no record, no password */
+	if (lo.show && audit_reveal(&s, &lo, &all, jobs, njobs) < 0) {
+		forget_passwords(&all);
+		status = EXIT_UNREACH;
+		goto out;
+	}
+	if (lo.read_out && all.n > 0) {
+		status = cmd_finish(read_out_one(&lo, &all));
+		goto out;
+	}
 	if (lo.json) {
 		if (print_json(&lo, &all, jobs, njobs) < 0) {
 			status = EXIT_UNREACH;
@@ -533,6 +684,7 @@ out:
 	for (i = 0; i < 2; i++) {
 		bde_keylist_free(&jobs[i].keys);
 		free(jobs[i].err);
+		free(jobs[i].identity);
 	}
 	bde_keylist_free(&all);
 	free(err);

@@ -1,5 +1,5 @@
 /*
- * settings.c - option groups and environment variables for the backends'
+ * settings.c - options, environment and config file for the backends'
  * settings, and the secrets they point at.
  */
 #include "cmd/settings.h"
@@ -7,62 +7,100 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
-enum {
-	OPT_LDAP_URI = 300,
-	OPT_BASE,
-	OPT_MECH,
-	OPT_BIND_DN,
-	OPT_PASSWORD_FILE,
-	OPT_STARTTLS,
-	OPT_PAGE_SIZE,
-	OPT_TENANT = 320,
-	OPT_CLIENT_ID,
-	OPT_CLOUD,
-	OPT_AUTHORITY,
-	OPT_GRAPH,
-	OPT_CA_BUNDLE,
-	OPT_CLIENT_SECRET_FILE,
-	OPT_CLIENT_CERT,
-	OPT_CLIENT_KEY,
-	OPT_ASSERTION_ALG,
-	OPT_TIMEOUT = 340
+const struct setting_def setting_defs[SET_COUNT] = {
+	[SET_LDAP_URI] = { "ldap", "uri", "BDEKEY_LDAP_URI", "ldap-uri",
+	    "LDAP servers, tried in order", 0 },
+	[SET_LDAP_BASE] = { "ldap", "base", "BDEKEY_LDAP_BASE", "base",
+	    "search base", 0 },
+	[SET_LDAP_MECH] = { "ldap", "mech", "BDEKEY_LDAP_MECH", "mech",
+	    "bind mechanism", 0 },
+	[SET_LDAP_BIND_DN] = { "ldap", "bind_dn", "BDEKEY_LDAP_BINDDN",
+	    "bind-dn", "bind DN", 0 },
+	[SET_LDAP_PASSWORD_FILE] = { "ldap", "password_file",
+	    "BDEKEY_LDAP_PASSWORD_FILE", "password-file",
+	    "bind password file", 1 },
+	[SET_LDAP_STARTTLS] = { "ldap", "starttls", "BDEKEY_LDAP_STARTTLS",
+	    "starttls", "StartTLS on ldap://", 0 },
+	[SET_LDAP_PAGE_SIZE] = { "ldap", "page_size", "BDEKEY_LDAP_PAGE_SIZE",
+	    "page-size", "entries per page", 0 },
+	[SET_LDAP_TIMEOUT] = { "ldap", "timeout", "BDEKEY_TIMEOUT", "timeout",
+	    "seconds per network step", 0 },
+	[SET_GRAPH_TENANT] = { "graph", "tenant", "BDEKEY_TENANT", "tenant",
+	    "Entra tenant", 0 },
+	[SET_GRAPH_CLIENT_ID] = { "graph", "client_id", "BDEKEY_CLIENT_ID",
+	    "client-id", "application (client) ID", 0 },
+	[SET_GRAPH_CLOUD] = { "graph", "cloud", "BDEKEY_CLOUD", "cloud",
+	    "national cloud", 0 },
+	[SET_GRAPH_AUTHORITY] = { "graph", "authority", "BDEKEY_AUTHORITY",
+	    "authority", "identity platform URL", 0 },
+	[SET_GRAPH_URL] = { "graph", "graph", "BDEKEY_GRAPH", "graph",
+	    "Microsoft Graph URL", 0 },
+	[SET_GRAPH_CA_BUNDLE] = { "graph", "ca_bundle", "BDEKEY_CA_BUNDLE",
+	    "ca-bundle", "extra CA certificates", 0 },
+	[SET_GRAPH_CLIENT_SECRET_FILE] = { "graph", "client_secret_file",
+	    "BDEKEY_CLIENT_SECRET_FILE", "client-secret-file",
+	    "client secret file", 1 },
+	[SET_GRAPH_CLIENT_CERT] = { "graph", "client_cert", "BDEKEY_CLIENT_CERT",
+	    "client-cert", "client certificate", 0 },
+	[SET_GRAPH_CLIENT_KEY] = { "graph", "client_key", "BDEKEY_CLIENT_KEY",
+	    "client-key", "client certificate key", 1 },
+	[SET_GRAPH_ASSERTION_ALG] = { "graph", "assertion_alg",
+	    "BDEKEY_ASSERTION_ALG", "assertion-alg",
+	    "client assertion algorithm", 0 },
+	[SET_GRAPH_TIMEOUT] = { "graph", "timeout", "BDEKEY_TIMEOUT", "timeout",
+	    "seconds per request", 0 },
+	[SET_AUDIT_LOG] = { "audit", "log", "BDEKEY_AUDIT_LOG", NULL,
+	    "audit log", 0 },
+	[SET_AUDIT_REQUIRE_REASON] = { "audit", "require_reason",
+	    "BDEKEY_REQUIRE_REASON", NULL, "--reason required", 0 },
 };
 
+/* Option keys: OPT_SETTING + a setting id; then the odd ones. */
+enum {
+	OPT_SETTING = 300,
+	OPT_TIMEOUT = 390,
+	OPT_CONFIG
+};
+#define S(id) (OPT_SETTING + (id))
+
 static const struct cmd_option ad_options[] = {
-	{ "ldap-uri", OPT_LDAP_URI, "URI",
+	{ "ldap-uri", S(SET_LDAP_URI), "URI",
 	  "LDAP server; repeat for failover in order" },
-	{ "base", OPT_BASE, "DN", "search base (default: the domain)" },
-	{ "mech", OPT_MECH, "MECH", "GSSAPI (default), SIMPLE, or a SASL "
-	  "mechanism" },
-	{ "bind-dn", OPT_BIND_DN, "DN", "DN for a simple bind" },
-	{ "password-file", OPT_PASSWORD_FILE, "FILE",
+	{ "base", S(SET_LDAP_BASE), "DN", "search base (default: the domain)" },
+	{ "mech", S(SET_LDAP_MECH), "MECH", "GSSAPI (default), SIMPLE, or a "
+	  "SASL mechanism" },
+	{ "bind-dn", S(SET_LDAP_BIND_DN), "DN", "DN for a simple bind" },
+	{ "password-file", S(SET_LDAP_PASSWORD_FILE), "FILE",
 	  "read the bind password from FILE (mode 0600)" },
-	{ "starttls", OPT_STARTTLS, NULL, "use StartTLS on ldap:// URIs" },
-	{ "page-size", OPT_PAGE_SIZE, "N", "entries per page of a search "
-	  "(default 500)" },
+	{ "starttls", S(SET_LDAP_STARTTLS), NULL,
+	  "use StartTLS on ldap:// URIs" },
+	{ "page-size", S(SET_LDAP_PAGE_SIZE), "N", "entries per page of a "
+	  "search (default 500)" },
 	{ NULL, 0, NULL, NULL }
 };
 
 static const struct cmd_option graph_options[] = {
-	{ "tenant", OPT_TENANT, "TENANT", "Entra tenant name or ID" },
-	{ "client-id", OPT_CLIENT_ID, "ID", "application (client) ID" },
-	{ "cloud", OPT_CLOUD, "CLOUD", "global, usgov, dod or china" },
-	{ "authority", OPT_AUTHORITY, "URL", "identity platform base URL" },
-	{ "graph", OPT_GRAPH, "URL", "Microsoft Graph base URL" },
-	{ "ca-bundle", OPT_CA_BUNDLE, "FILE", "extra CA certificates (PEM)" },
-	{ "client-secret-file", OPT_CLIENT_SECRET_FILE, "FILE",
+	{ "tenant", S(SET_GRAPH_TENANT), "TENANT", "Entra tenant name or ID" },
+	{ "client-id", S(SET_GRAPH_CLIENT_ID), "ID",
+	  "application (client) ID" },
+	{ "cloud", S(SET_GRAPH_CLOUD), "CLOUD", "global, usgov, dod or china" },
+	{ "authority", S(SET_GRAPH_AUTHORITY), "URL",
+	  "identity platform base URL" },
+	{ "graph", S(SET_GRAPH_URL), "URL", "Microsoft Graph base URL" },
+	{ "ca-bundle", S(SET_GRAPH_CA_BUNDLE), "FILE",
+	  "extra CA certificates (PEM)" },
+	{ "client-secret-file", S(SET_GRAPH_CLIENT_SECRET_FILE), "FILE",
 	  "sign in as the app with the secret in FILE" },
-	{ "client-cert", OPT_CLIENT_CERT, "FILE",
+	{ "client-cert", S(SET_GRAPH_CLIENT_CERT), "FILE",
 	  "sign in as the app with this certificate (PEM)" },
-	{ "client-key", OPT_CLIENT_KEY, "FILE",
+	{ "client-key", S(SET_GRAPH_CLIENT_KEY), "FILE",
 	  "private key of --client-cert (PEM)" },
-	{ "assertion-alg", OPT_ASSERTION_ALG, "ALG",
+	{ "assertion-alg", S(SET_GRAPH_ASSERTION_ALG), "ALG",
 	  "client assertion algorithm: PS256 (default) or RS256" },
 	{ NULL, 0, NULL, NULL }
 };
@@ -70,23 +108,17 @@ static const struct cmd_option graph_options[] = {
 static const struct cmd_option common_options[] = {
 	{ "timeout", OPT_TIMEOUT, "SECONDS",
 	  "network timeout for each step (default 10 LDAP, 30 HTTPS)" },
+	{ "config", OPT_CONFIG, "FILE", "read settings from FILE" },
 	{ NULL, 0, NULL, NULL }
 };
 
-/* A positive integer option value, or -1. */
-static int
-parse_count(const char *what, const char *arg)
+static void
+set(struct settings *s, enum setting_id id, const char *v,
+    enum setting_origin origin, int line)
 {
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno != 0 || end == arg || *end != '\0' || v <= 0 || v > 100000) {
-		cmd_warn("%s '%s' is not a number from 1 to 100000", what, arg);
-		return -1;
-	}
-	return (int)v;
+	s->val[id] = v;
+	s->origin[id] = origin;
+	s->line[id] = line;
 }
 
 static int
@@ -98,132 +130,48 @@ add_uri(struct settings *s, const char *uri)
 	}
 	s->uris[s->nuris++] = uri;
 	s->uris[s->nuris] = NULL;
-	s->ad.uris = s->uris;
 	return 0;
 }
 
 static int
-ad_apply(void *settings, int key, const char *arg)
+settings_apply(void *settings, int key, const char *arg)
 {
 	struct settings *s = settings;
 
 	switch (key) {
-	case OPT_LDAP_URI:
-		return add_uri(s, arg);
-	case OPT_BASE:
-		s->ad.base = arg;
-		break;
-	case OPT_MECH:
-		s->ad.mech = arg;
-		break;
-	case OPT_BIND_DN:
-		s->ad.bind_dn = arg;
-		break;
-	case OPT_PASSWORD_FILE:
-		s->ldap_password_file = arg;
-		break;
-	case OPT_STARTTLS:
-		s->ad.starttls = 1;
-		break;
-	case OPT_PAGE_SIZE:
-		if ((s->ad.page_size = parse_count("page size", arg)) < 0)
-			return -1;
-		break;
-	}
-	return 0;
-}
-
-static int
-check_alg(const char *arg)
-{
-	if (strcasecmp(arg, "PS256") == 0)
+	case OPT_TIMEOUT:
+		set(s, SET_LDAP_TIMEOUT, arg, ORIGIN_OPTION, 0);
+		set(s, SET_GRAPH_TIMEOUT, arg, ORIGIN_OPTION, 0);
 		return 0;
-	if (strcasecmp(arg, "RS256") == 0)
-		return 1;
-	cmd_warn("assertion algorithm '%s' is not PS256 or RS256", arg);
-	return -1;
-}
-
-static int
-check_cloud(const char *arg)
-{
-	static const char *const clouds[] = {
-		"global", "usgov", "dod", "china", NULL
-	};
-	size_t i;
-
-	for (i = 0; clouds[i] != NULL; i++)
-		if (strcmp(arg, clouds[i]) == 0)
-			return 0;
-	cmd_warn("cloud '%s' is not global, usgov, dod or china", arg);
-	return -1;
-}
-
-static int
-graph_apply(void *settings, int key, const char *arg)
-{
-	struct settings *s = settings;
-	int v;
-
-	switch (key) {
-	case OPT_TENANT:
-		s->graph.tenant = arg;
-		break;
-	case OPT_CLIENT_ID:
-		s->graph.client_id = arg;
-		break;
-	case OPT_CLOUD:
-		if (check_cloud(arg) < 0)
+	case OPT_CONFIG:
+		s->config_option = arg;
+		return 0;
+	case S(SET_LDAP_URI):
+		/* repeatable: the list is kept as given */
+		if (add_uri(s, arg) < 0)
 			return -1;
-		s->graph.cloud = arg;
-		break;
-	case OPT_AUTHORITY:
-		s->graph.authority = arg;
-		break;
-	case OPT_GRAPH:
-		s->graph.graph = arg;
-		break;
-	case OPT_CA_BUNDLE:
-		s->graph.ca_bundle = arg;
-		break;
-	case OPT_CLIENT_SECRET_FILE:
-		s->client_secret_file = arg;
-		break;
-	case OPT_CLIENT_CERT:
-		s->graph.client_cert = arg;
-		break;
-	case OPT_CLIENT_KEY:
-		s->graph.client_key = arg;
-		break;
-	case OPT_ASSERTION_ALG:
-		if ((v = check_alg(arg)) < 0)
-			return -1;
-		/* an explicit PS256 must beat an RS256 from the environment */
-		s->graph.assertion_rs256 = v ? 1 : -1;
-		break;
+		set(s, SET_LDAP_URI, arg, ORIGIN_OPTION, 0);
+		return 0;
+	case S(SET_LDAP_STARTTLS):
+		set(s, SET_LDAP_STARTTLS, "yes", ORIGIN_OPTION, 0);
+		return 0;
 	}
-	return 0;
-}
-
-static int
-common_apply(void *settings, int key, const char *arg)
-{
-	struct settings *s = settings;
-
-	if (key == OPT_TIMEOUT &&
-	    (s->timeout = parse_count("timeout", arg)) < 0)
-		return -1;
-	return 0;
+	if (key >= OPT_SETTING && key < OPT_SETTING + SET_COUNT) {
+		set(s, (enum setting_id)(key - OPT_SETTING), arg,
+		    ORIGIN_OPTION, 0);
+		return 0;
+	}
+	return -1;
 }
 
 const struct cmd_optgroup settings_ad_group = {
-	"Active Directory (LDAP)", ad_options, ad_apply
+	"Active Directory (LDAP)", ad_options, settings_apply
 };
 const struct cmd_optgroup settings_graph_group = {
-	"Microsoft Graph", graph_options, graph_apply
+	"Microsoft Graph", graph_options, settings_apply
 };
 const struct cmd_optgroup settings_common_group = {
-	"network", common_options, common_apply
+	"settings", common_options, settings_apply
 };
 
 void
@@ -232,93 +180,382 @@ settings_init(struct settings *s)
 	memset(s, 0, sizeof(*s));
 }
 
+const char *
+settings_origin_str(const struct settings *s, enum setting_id id, char *buf,
+    size_t len)
+{
+	switch (s->origin[id]) {
+	case ORIGIN_OPTION:
+		snprintf(buf, len, "option --%s", setting_defs[id].option ?
+		    setting_defs[id].option : "?");
+		return buf;
+	case ORIGIN_ENV:
+		return setting_defs[id].env;
+	case ORIGIN_CONFIG:
+		snprintf(buf, len, "%s:%d", s->config_path, s->line[id]);
+		return buf;
+	case ORIGIN_UNSET:
+		break;
+	}
+	return "default";
+}
+
 /* An environment value, NULL when unset or empty. */
 static const char *
 env(const char *name)
 {
-	const char *v = getenv(name);
+	const char *v = name ? getenv(name) : NULL;
 
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
-static void
-fill(const char **dst, const char *name)
+static char *
+trim(char *p)
 {
-	if (*dst == NULL)
-		*dst = env(name);
+	char *e;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	e = p + strlen(p);
+	while (e > p && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return p;
+}
+
+/* Keep a config value alive until settings_release. */
+static const char *
+keep(struct settings *s, const char *v)
+{
+	char **n;
+	char *copy = strdup(v);
+
+	if (copy == NULL)
+		return NULL;
+	n = reallocarray(s->config_strings, s->nconfig_strings + 1,
+	    sizeof(*n));
+	if (n == NULL) {
+		free(copy);
+		return NULL;
+	}
+	s->config_strings = n;
+	s->config_strings[s->nconfig_strings++] = copy;
+	return copy;
+}
+
+/*
+ * Read the config file: `key = value` lines in [ldap], [graph], [audit];
+ * '#' or ';' start a comment line.  Fills what options and environment
+ * left unset.  Returns 0, or -1 after printing "FILE:LINE: ...".
+ */
+static int
+read_config(struct settings *s, const char *path, int must_exist)
+{
+	char line[4096], section[32] = "";
+	FILE *fp = NULL;
+	int lineno = 0, rc = -1, id;
+
+	fp = fopen(path, "re");
+	if (fp == NULL) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		cmd_warn("cannot open config file '%s': %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	s->config_path = strdup(path);
+	if (s->config_path == NULL) {
+		cmd_warn("out of memory");
+		goto out;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char *p, *eq, *key, *val;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			cmd_warn("%s:%d: line too long", path, lineno);
+			goto out;
+		}
+		p = trim(line);
+		if (*p == '\0' || *p == '#' || *p == ';')
+			continue;
+		if (*p == '[') {
+			char *end = strchr(p, ']');
+
+			if (end == NULL || end[1] != '\0' ||
+			    (size_t)(end - p - 1) >= sizeof(section)) {
+				cmd_warn("%s:%d: malformed section header",
+				    path, lineno);
+				goto out;
+			}
+			*end = '\0';
+			snprintf(section, sizeof(section), "%s", trim(p + 1));
+			if (strcmp(section, "ldap") != 0 &&
+			    strcmp(section, "graph") != 0 &&
+			    strcmp(section, "audit") != 0) {
+				cmd_warn("%s:%d: unknown section '[%s]' (known: "
+				    "ldap, graph, audit)", path, lineno,
+				    section);
+				goto out;
+			}
+			continue;
+		}
+		eq = strchr(p, '=');
+		if (eq == NULL) {
+			cmd_warn("%s:%d: expected 'key = value'", path, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		key = trim(p);
+		val = trim(eq + 1);
+		/* "quoted" values may keep blanks at their ends */
+		if (strlen(val) >= 2 && val[0] == '"' &&
+		    val[strlen(val) - 1] == '"') {
+			val[strlen(val) - 1] = '\0';
+			val++;
+		}
+		if (section[0] == '\0') {
+			cmd_warn("%s:%d: '%s' is outside any section", path,
+			    lineno, key);
+			goto out;
+		}
+		for (id = 0; id < SET_COUNT; id++)
+			if (strcmp(setting_defs[id].section, section) == 0 &&
+			    strcmp(setting_defs[id].key, key) == 0)
+				break;
+		if (id == SET_COUNT) {
+			cmd_warn("%s:%d: unknown key '%s' in [%s]", path, lineno,
+			    key, section);
+			goto out;
+		}
+		if (*val == '\0') {
+			cmd_warn("%s:%d: '%s' has no value", path, lineno, key);
+			goto out;
+		}
+		if (s->origin[id] != ORIGIN_UNSET)
+			continue;
+		if ((val = (char *)keep(s, val)) == NULL) {
+			cmd_warn("out of memory");
+			goto out;
+		}
+		set(s, (enum setting_id)id, val, ORIGIN_CONFIG, lineno);
+	}
+	if (ferror(fp)) {
+		cmd_warn("cannot read config file '%s'", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fp != NULL)
+		fclose(fp);
+	return rc;
+}
+
+/* Print "bdekey: <where>: <what>" for a bad value. */
+static void
+bad_value(const struct settings *s, enum setting_id id, const char *what)
+{
+	char buf[600];
+	const char *where = settings_origin_str(s, id, buf, sizeof(buf));
+
+	cmd_warn("%s: %s '%s' %s", where, setting_defs[id].key, s->val[id],
+	    what);
 }
 
 static int
-env_yes(const char *name)
+parse_bool(struct settings *s, enum setting_id id, int *out)
 {
-	const char *v = env(name);
+	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
+	static const char *const no[] = { "no", "false", "off", "0", NULL };
+	size_t i;
 
-	return v != NULL && (strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 ||
-	    strcasecmp(v, "true") == 0 || strcasecmp(v, "on") == 0);
+	*out = 0;
+	if (s->val[id] == NULL)
+		return 0;
+	for (i = 0; yes[i] != NULL; i++)
+		if (strcasecmp(s->val[id], yes[i]) == 0)
+			return *out = 1, 0;
+	for (i = 0; no[i] != NULL; i++)
+		if (strcasecmp(s->val[id], no[i]) == 0)
+			return 0;
+	bad_value(s, id, "is not yes or no");
+	return -1;
+}
+
+static int
+parse_count(struct settings *s, enum setting_id id, int *out)
+{
+	char *end;
+	long v;
+
+	*out = 0;
+	if (s->val[id] == NULL)
+		return 0;
+	errno = 0;
+	v = strtol(s->val[id], &end, 10);
+	if (errno != 0 || end == s->val[id] || *end != '\0' || v <= 0 ||
+	    v > 100000) {
+		bad_value(s, id, "is not a number from 1 to 100000");
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int
+parse_choice(struct settings *s, enum setting_id id,
+    const char *const *choices, const char *what)
+{
+	size_t i;
+
+	if (s->val[id] == NULL)
+		return 0;
+	for (i = 0; choices[i] != NULL; i++)
+		if (strcasecmp(s->val[id], choices[i]) == 0)
+			return (int)i;
+	bad_value(s, id, what);
+	return -1;
+}
+
+static int
+split_uris(struct settings *s)
+{
+	char *tok, *save = NULL;
+
+	if (s->nuris > 0 || s->val[SET_LDAP_URI] == NULL)
+		return 0;
+	/* a list separated by blanks or commas, as ldap.conf's URI */
+	s->uri_copy = strdup(s->val[SET_LDAP_URI]);
+	if (s->uri_copy == NULL) {
+		cmd_warn("out of memory");
+		return -1;
+	}
+	for (tok = strtok_r(s->uri_copy, " \t,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,", &save))
+		if (add_uri(s, tok) < 0)
+			return -1;
+	return 0;
+}
+
+static int
+check_uris(struct settings *s)
+{
+	int i;
+
+	for (i = 0; i < s->nuris; i++) {
+		if (strncasecmp(s->uris[i], "ldap://", 7) != 0 &&
+		    strncasecmp(s->uris[i], "ldaps://", 8) != 0 &&
+		    strncasecmp(s->uris[i], "ldapi://", 8) != 0) {
+			char buf[600];
+
+			cmd_warn("%s: LDAP URI '%s' is not ldap://, ldaps:// "
+			    "or ldapi://", settings_origin_str(s, SET_LDAP_URI,
+			    buf, sizeof(buf)), s->uris[i]);
+			return -1;
+		}
+	}
+	s->ad.uris = s->nuris > 0 ? s->uris : NULL;
+	return 0;
+}
+
+static int
+audit_path(struct settings *s)
+{
+	const char *base = env("XDG_STATE_HOME"), *home = env("HOME");
+	int r;
+
+	if (s->val[SET_AUDIT_LOG] != NULL)
+		r = asprintf(&s->audit_log, "%s", s->val[SET_AUDIT_LOG]);
+	else if (base != NULL)
+		r = asprintf(&s->audit_log, "%s/bdekey/audit.jsonl", base);
+	else if (home != NULL)
+		r = asprintf(&s->audit_log, "%s/.local/state/bdekey/audit.jsonl",
+		    home);
+	else
+		r = asprintf(&s->audit_log, "./bdekey-audit.jsonl");
+	if (r < 0) {
+		s->audit_log = NULL;
+		cmd_warn("out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 int
-settings_from_env(struct settings *s)
+settings_finish(struct settings *s)
 {
-	const char *v;
-	char *tok, *save = NULL;
+	static const char *const clouds[] = {
+		"global", "usgov", "dod", "china", NULL
+	};
+	static const char *const algs[] = { "PS256", "RS256", NULL };
+	const char *path = s->config_option, *xdg, *home;
+	char *dflt = NULL;
+	int id, alg, rc = -1;
 
-	if (s->nuris == 0 && (v = env("BDEKEY_LDAP_URI")) != NULL) {
-		/* a list separated by blanks or commas, as ldap.conf's URI */
-		s->uri_copy = strdup(v);
-		if (s->uri_copy == NULL) {
+	for (id = 0; id < SET_COUNT; id++) {
+		const char *v = env(setting_defs[id].env);
+
+		if (s->origin[id] == ORIGIN_UNSET && v != NULL)
+			set(s, (enum setting_id)id, v, ORIGIN_ENV, 0);
+	}
+
+	/* an explicitly named config file must exist */
+	if (path == NULL)
+		path = env("BDEKEY_CONFIG");
+	if (path != NULL) {
+		if (read_config(s, path, 1) < 0)
+			goto out;
+	} else {
+		xdg = env("XDG_CONFIG_HOME");
+		home = env("HOME");
+		if ((xdg != NULL && asprintf(&dflt, "%s/bdekey/config", xdg) < 0) ||
+		    (xdg == NULL && home != NULL &&
+		    asprintf(&dflt, "%s/.config/bdekey/config", home) < 0)) {
+			dflt = NULL;
 			cmd_warn("out of memory");
-			return -1;
+			goto out;
 		}
-		for (tok = strtok_r(s->uri_copy, " \t,", &save); tok != NULL;
-		    tok = strtok_r(NULL, " \t,", &save))
-			if (add_uri(s, tok) < 0)
-				return -1;
+		if (dflt != NULL && read_config(s, dflt, 0) < 0)
+			goto out;
 	}
-	fill(&s->ad.base, "BDEKEY_LDAP_BASE");
-	fill(&s->ad.mech, "BDEKEY_LDAP_MECH");
-	fill(&s->ad.bind_dn, "BDEKEY_LDAP_BINDDN");
-	fill(&s->ldap_password_file, "BDEKEY_LDAP_PASSWORD_FILE");
-	if (!s->ad.starttls)
-		s->ad.starttls = env_yes("BDEKEY_LDAP_STARTTLS");
-	if (s->ad.page_size == 0 && (v = env("BDEKEY_LDAP_PAGE_SIZE")) != NULL &&
-	    (s->ad.page_size = parse_count("BDEKEY_LDAP_PAGE_SIZE", v)) < 0)
-		return -1;
 
-	fill(&s->graph.tenant, "BDEKEY_TENANT");
-	fill(&s->graph.client_id, "BDEKEY_CLIENT_ID");
-	if (s->graph.cloud == NULL && (v = env("BDEKEY_CLOUD")) != NULL) {
-		if (check_cloud(v) < 0)
-			return -1;
-		s->graph.cloud = v;
-	}
-	fill(&s->graph.authority, "BDEKEY_AUTHORITY");
-	fill(&s->graph.graph, "BDEKEY_GRAPH");
-	fill(&s->graph.ca_bundle, "BDEKEY_CA_BUNDLE");
-	fill(&s->client_secret_file, "BDEKEY_CLIENT_SECRET_FILE");
-	fill(&s->graph.client_cert, "BDEKEY_CLIENT_CERT");
-	fill(&s->graph.client_key, "BDEKEY_CLIENT_KEY");
-	if (s->graph.assertion_rs256 == 0 &&
-	    (v = env("BDEKEY_ASSERTION_ALG")) != NULL) {
-		int alg = check_alg(v);
+	if (split_uris(s) < 0 || check_uris(s) < 0)
+		goto out;
+	s->ad.base = s->val[SET_LDAP_BASE];
+	s->ad.mech = s->val[SET_LDAP_MECH];
+	s->ad.bind_dn = s->val[SET_LDAP_BIND_DN];
+	if (parse_bool(s, SET_LDAP_STARTTLS, &s->ad.starttls) < 0 ||
+	    parse_count(s, SET_LDAP_PAGE_SIZE, &s->ad.page_size) < 0 ||
+	    parse_count(s, SET_LDAP_TIMEOUT, &s->ad.timeout) < 0 ||
+	    parse_count(s, SET_GRAPH_TIMEOUT, &s->graph.timeout) < 0 ||
+	    parse_bool(s, SET_AUDIT_REQUIRE_REASON, &s->require_reason) < 0)
+		goto out;
 
-		if (alg < 0)
-			return -1;
-		s->graph.assertion_rs256 = alg;
-	}
-	if (s->graph.assertion_rs256 < 0)
-		s->graph.assertion_rs256 = 0;
+	s->graph.tenant = s->val[SET_GRAPH_TENANT];
+	s->graph.client_id = s->val[SET_GRAPH_CLIENT_ID];
+	if (parse_choice(s, SET_GRAPH_CLOUD, clouds,
+	    "is not global, usgov, dod or china") < 0)
+		goto out;
+	s->graph.cloud = s->val[SET_GRAPH_CLOUD];
+	s->graph.authority = s->val[SET_GRAPH_AUTHORITY];
+	s->graph.graph = s->val[SET_GRAPH_URL];
+	s->graph.ca_bundle = s->val[SET_GRAPH_CA_BUNDLE];
+	s->graph.client_cert = s->val[SET_GRAPH_CLIENT_CERT];
+	s->graph.client_key = s->val[SET_GRAPH_CLIENT_KEY];
+	if ((alg = parse_choice(s, SET_GRAPH_ASSERTION_ALG, algs,
+	    "is not PS256 or RS256")) < 0)
+		goto out;
+	s->graph.assertion_rs256 = alg == 1;
 	if (s->graph.client_cert != NULL && s->graph.client_key == NULL) {
 		cmd_warn("a client certificate needs its key: set --client-key "
 		    "or BDEKEY_CLIENT_KEY");
-		return -1;
+		goto out;
 	}
-	if (s->timeout == 0 && (v = env("BDEKEY_TIMEOUT")) != NULL &&
-	    (s->timeout = parse_count("BDEKEY_TIMEOUT", v)) < 0)
-		return -1;
-	s->ad.timeout = s->timeout;
-	s->graph.timeout = s->timeout;
-	return 0;
+	if (audit_path(s) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(dflt);
+	return rc;
 }
 
 int
@@ -422,12 +659,14 @@ read_secret(const char *what, const char *path, char **out)
 int
 settings_load_secrets(struct settings *s, int want_ad, int want_graph)
 {
+	const char *pwfile = s->val[SET_LDAP_PASSWORD_FILE];
+	const char *secfile = s->val[SET_GRAPH_CLIENT_SECRET_FILE];
 	char prompt[600];
 
 	if (want_ad && s->ad.password == NULL &&
 	    mech_needs_password(s->ad.mech)) {
-		if (s->ldap_password_file != NULL) {
-			if (read_secret("bind password", s->ldap_password_file,
+		if (pwfile != NULL) {
+			if (read_secret("bind password", pwfile,
 			    &s->ldap_password) < 0)
 				return -1;
 		} else if (isatty(STDIN_FILENO)) {
@@ -443,10 +682,8 @@ settings_load_secrets(struct settings *s, int want_ad, int want_graph)
 		}
 		s->ad.password = s->ldap_password;
 	}
-	if (want_graph && s->client_secret == NULL &&
-	    s->client_secret_file != NULL) {
-		if (read_secret("client secret", s->client_secret_file,
-		    &s->client_secret) < 0)
+	if (want_graph && s->client_secret == NULL && secfile != NULL) {
+		if (read_secret("client secret", secfile, &s->client_secret) < 0)
 			return -1;
 		s->graph.client_secret = s->client_secret;
 	}
@@ -456,8 +693,15 @@ settings_load_secrets(struct settings *s, int want_ad, int want_graph)
 void
 settings_release(struct settings *s)
 {
+	size_t i;
+
 	bde_secret_free(s->ldap_password);
 	bde_secret_free(s->client_secret);
+	for (i = 0; i < s->nconfig_strings; i++)
+		free(s->config_strings[i]);
+	free(s->config_strings);
+	free(s->config_path);
 	free(s->uri_copy);
+	free(s->audit_log);
 	memset(s, 0, sizeof(*s));
 }

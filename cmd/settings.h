@@ -1,7 +1,11 @@
 /*
  * settings.h - everything a command needs to open backends, gathered
- * from options, the environment and (later) the config file before any
- * operation runs ("parse, then operate").
+ * before any operation runs ("parse, then operate").  Precedence:
+ * options > environment > config file > libldap's ldap.conf > defaults.
+ *
+ * Every setting is a string until settings_finish() turns them into the
+ * backends' typed settings; each remembers where it came from, for error
+ * messages and `bdekey config`.
  */
 #ifndef BDEKEY_SETTINGS_H
 #define BDEKEY_SETTINGS_H
@@ -12,29 +16,74 @@
 
 #define SETTINGS_MAX_URIS 8
 
-/* Where a setting came from, for error messages and `bdekey config`. */
+/* Where a setting came from. */
 enum setting_origin {
-	ORIGIN_DEFAULT = 0,
-	ORIGIN_LDAPCONF,
+	ORIGIN_UNSET = 0,
 	ORIGIN_CONFIG,
 	ORIGIN_ENV,
 	ORIGIN_OPTION
 };
 
+/* Every setting, in the order `bdekey config` prints them. */
+enum setting_id {
+	SET_LDAP_URI,
+	SET_LDAP_BASE,
+	SET_LDAP_MECH,
+	SET_LDAP_BIND_DN,
+	SET_LDAP_PASSWORD_FILE,
+	SET_LDAP_STARTTLS,
+	SET_LDAP_PAGE_SIZE,
+	SET_LDAP_TIMEOUT,
+	SET_GRAPH_TENANT,
+	SET_GRAPH_CLIENT_ID,
+	SET_GRAPH_CLOUD,
+	SET_GRAPH_AUTHORITY,
+	SET_GRAPH_URL,
+	SET_GRAPH_CA_BUNDLE,
+	SET_GRAPH_CLIENT_SECRET_FILE,
+	SET_GRAPH_CLIENT_CERT,
+	SET_GRAPH_CLIENT_KEY,
+	SET_GRAPH_ASSERTION_ALG,
+	SET_GRAPH_TIMEOUT,
+	SET_AUDIT_LOG,
+	SET_AUDIT_REQUIRE_REASON,
+	SET_COUNT
+};
+
+/* One setting's name in each place it can be given. */
+struct setting_def {
+	const char *section;	/* config file section */
+	const char *key;	/* config file key */
+	const char *env;	/* environment variable, or NULL */
+	const char *option;	/* long option, or NULL */
+	const char *help;	/* what it is, for bdekey config */
+	int secret_path;	/* names a file holding a secret */
+};
+
+extern const struct setting_def setting_defs[SET_COUNT];
+
 struct settings {
+	/* raw values and where they came from */
+	const char *val[SET_COUNT];
+	enum setting_origin origin[SET_COUNT];
+	int line[SET_COUNT];		/* config file line */
+	char *config_path;		/* the config file read, or NULL */
+	char **config_strings;		/* storage behind config values */
+	size_t nconfig_strings;
+	const char *config_option;	/* --config */
+
+	/* typed, after settings_finish */
 	struct ad_settings ad;
 	struct graph_settings graph;
-
-	/* storage behind ad.uris; uri_copy holds the split environment list */
 	const char *uris[SETTINGS_MAX_URIS + 1];
 	int nuris;
 	char *uri_copy;
-	/* files secrets are read from; the secrets themselves are owned */
-	const char *ldap_password_file;
-	const char *client_secret_file;
+	int require_reason;
+	char *audit_log;		/* effective audit log path */
+
+	/* secrets read by settings_load_secrets; owned, wiped at release */
 	char *ldap_password;
 	char *client_secret;
-	int timeout;
 
 	/* the command's own options, for its option group's apply */
 	void *cmd;
@@ -49,10 +98,12 @@ extern const struct cmd_optgroup settings_common_group;
 void settings_init(struct settings *s);
 
 /*
- * Fill what options left unset from the environment (BDEKEY_LDAP_URI,
- * BDEKEY_TENANT, ...).  Returns 0, or -1 after printing an error.
+ * After options: fill the rest from the environment and the config file
+ * ($BDEKEY_CONFIG, --config, else $XDG_CONFIG_HOME/bdekey/config), check
+ * every value and fill the typed settings.  Returns 0, or -1 after
+ * printing an error (a bad config line names file and line).
  */
-int settings_from_env(struct settings *s);
+int settings_finish(struct settings *s);
 
 /* Whether AD / Graph has enough settings to be tried. */
 int settings_ad_configured(const struct settings *s);
@@ -60,13 +111,17 @@ int settings_graph_configured(const struct settings *s);
 
 /*
  * Read the secrets the settings point at: the LDAP bind password (file,
- * else a no-echo prompt on a TTY when a simple bind needs one) when
+ * else a no-echo prompt on a TTY when the mechanism needs one) when
  * want_ad, the client secret file when want_graph.  Returns 0, or -1
  * after printing an error.
  */
 int settings_load_secrets(struct settings *s, int want_ad, int want_graph);
 
-/* Wipe and free the secrets. */
+/* "option --x", "BDEKEY_X", "FILE:LINE", "default": static or in buf. */
+const char *settings_origin_str(const struct settings *s, enum setting_id id,
+    char *buf, size_t len);
+
+/* Wipe and free the secrets and everything else s owns. */
 void settings_release(struct settings *s);
 
 #endif

@@ -58,4 +58,10 @@ enum bde_status ad_key_package(struct bde_backend *b,
  */
 int ad_default_uri_configured(void);
 
+/*
+ * libldap's configured "URI" or "BASE" (from ldap.conf, ~/.ldaprc or
+ * LDAP* variables) as a new string the caller frees, or NULL when unset.
+ */
+char *ad_ldapconf(const char *what);
+
 #endif

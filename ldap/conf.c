@@ -1,20 +1,34 @@
 /*
- * conf.c - what libldap's own configuration says, for cmd/'s decisions.
+ * conf.c - what libldap's own configuration says, for cmd/'s decisions
+ * and `bdekey config`.
  */
 #include "ldap/ad.h"
 
 #include <ldap.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *
+ad_ldapconf(const char *what)
+{
+	char *v = NULL, *copy = NULL;
+	int opt = strcmp(what, "BASE") == 0 ? LDAP_OPT_DEFBASE : LDAP_OPT_URI;
+
+	/* libldap reads ldap.conf, ~/.ldaprc and LDAP* on first use */
+	if (ldap_get_option(NULL, opt, &v) != LDAP_OPT_SUCCESS || v == NULL)
+		return NULL;
+	if (*v != '\0')
+		copy = strdup(v);
+	ldap_memfree(v);
+	return copy;
+}
 
 int
 ad_default_uri_configured(void)
 {
-	char *uri = NULL;
-	int set;
+	char *uri = ad_ldapconf("URI");
+	int set = uri != NULL;
 
-	/* libldap reads ldap.conf and LDAP* variables on first use */
-	if (ldap_get_option(NULL, LDAP_OPT_URI, &uri) != LDAP_OPT_SUCCESS)
-		return 0;
-	set = uri != NULL && *uri != '\0';
-	ldap_memfree(uri);
+	free(uri);
 	return set;
 }

@@ -1,0 +1,115 @@
+/*
+ * config.c - `bdekey config`: the effective settings and where each came
+ * from.  Secrets are never printed: only the files that hold them.
+ */
+#include "cmd/settings.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct cmd_optgroup *const config_groups[] = {
+	&settings_ad_group, &settings_graph_group, &settings_common_group, NULL
+};
+static const char *const config_synopsis[] = { "[options]", NULL };
+
+/* What applies when a setting is not set. */
+static const char *
+default_text(enum setting_id id)
+{
+	switch (id) {
+	case SET_LDAP_URI:
+		return "none: AD is not searched";
+	case SET_LDAP_BASE:
+		return "the server's defaultNamingContext";
+	case SET_LDAP_MECH:
+		return "GSSAPI";
+	case SET_LDAP_STARTTLS:
+		return "no";
+	case SET_LDAP_PAGE_SIZE:
+		return "500";
+	case SET_LDAP_TIMEOUT:
+		return "10";
+	case SET_GRAPH_TENANT:
+		return "none: Entra ID is not searched";
+	case SET_GRAPH_CLIENT_ID:
+		return GRAPH_DEFAULT_CLIENT_ID;
+	case SET_GRAPH_CLOUD:
+		return "global";
+	case SET_GRAPH_AUTHORITY:
+	case SET_GRAPH_URL:
+		return "the cloud's";
+	case SET_GRAPH_ASSERTION_ALG:
+		return "PS256";
+	case SET_GRAPH_TIMEOUT:
+		return "30";
+	case SET_AUDIT_REQUIRE_REASON:
+		return "no";
+	default:
+		return "not set";
+	}
+}
+
+static int
+run_config(const struct cmd *self, int argc, char **argv)
+{
+	struct settings s;
+	const char *section = "";
+	char buf[600], *ldapconf = NULL;
+	int first, id, status = EXIT_USAGE;
+
+	settings_init(&s);
+	first = cmd_parse_options(self, argc, argv, &s);
+	if (first == -2) {
+		status = cmd_finish(EXIT_FOUND);
+		goto out;
+	}
+	if (first < 0)
+		goto out;
+	if (first < argc) {
+		cmd_warn("config: unexpected argument '%s'", argv[first]);
+		goto out;
+	}
+	if (settings_finish(&s) < 0)
+		goto out;
+	printf("# config file: %s\n", s.config_path ? s.config_path :
+	    "none found");
+	for (id = 0; id < SET_COUNT; id++) {
+		const struct setting_def *d = &setting_defs[id];
+
+		if (strcmp(section, d->section) != 0) {
+			section = d->section;
+			printf("\n[%s]\n", section);
+		}
+		if (id == SET_AUDIT_LOG) {
+			printf("%s = %s  # %s\n", d->key, s.audit_log,
+			    s.origin[id] ? settings_origin_str(&s,
+			    (enum setting_id)id, buf, sizeof(buf)) : "default");
+			continue;
+		}
+		if (s.origin[id] != ORIGIN_UNSET) {
+			printf("%s = %s  # %s\n", d->key, s.val[id],
+			    settings_origin_str(&s, (enum setting_id)id, buf,
+			    sizeof(buf)));
+			continue;
+		}
+		/* libldap's own configuration fills uri and base */
+		if ((id == SET_LDAP_URI || id == SET_LDAP_BASE) &&
+		    (ldapconf = ad_ldapconf(id == SET_LDAP_URI ? "URI" :
+		    "BASE")) != NULL) {
+			printf("%s = %s  # ldap.conf\n", d->key, ldapconf);
+			free(ldapconf);
+			ldapconf = NULL;
+			continue;
+		}
+		printf("# %s: %s\n", d->key, default_text((enum setting_id)id));
+	}
+	status = cmd_finish(EXIT_FOUND);
+out:
+	settings_release(&s);
+	return status;
+}
+
+const struct cmd cmd_config = {
+	"config", "print the effective settings and where each came from",
+	config_synopsis, config_groups, run_config
+};
