@@ -4,20 +4,17 @@
  * read, and print them as text or JSON.
  */
 #include "cmd/audit.h"
-#include "cmd/settings.h"
+#include "cmd/find.h"
 #include "checksum/checksum.h"
 
 #include <cJSON.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum source { SRC_AUTO = 0, SRC_AD, SRC_GRAPH, SRC_ALL };
 
 struct lookup_opts {
 	const char *device;
 	const char *key_id;
-	enum source source;
+	enum find_source source;
 	const char *reason;
 	int show;
 	int json;
@@ -105,93 +102,6 @@ static const char *const lookup_synopsis[] = {
 	"[--reason TEXT]",
 	NULL
 };
-
-/* One backend's share of the work, run in its own thread. */
-struct job {
-	const char *name;		/* "ad" or "graph" */
-	struct settings *s;
-	const struct lookup_opts *lo;
-	const struct bde_keyid *id;
-	struct bde_keylist keys;
-	enum bde_status st;
-	char *err;
-	char *identity;		/* who we were in that directory */
-	pthread_t thread;
-	int started;
-};
-
-static void *
-run_job(void *arg)
-{
-	struct job *j = arg;
-	struct bde_backend b;
-	int flags = j->lo->show ? BDE_WANT_PASSWORD : 0;
-
-	memset(&b, 0, sizeof(b));
-	if (strcmp(j->name, "ad") == 0)
-		j->st = ad_open(&j->s->ad, &b, &j->err);
-	else
-		j->st = graph_open(&j->s->graph, &b, &j->err);
-	if (j->st != BDE_OK)
-		return NULL;
-	if (j->lo->device != NULL)
-		j->st = b.by_device(b.self, j->lo->device, flags, &j->keys,
-		    &j->err);
-	else
-		j->st = b.by_keyid(b.self, j->id, flags, &j->keys, &j->err);
-	if (b.identity != NULL && b.identity(b.self) != NULL)
-		j->identity = strdup(b.identity(b.self));
-	b.close(b.self);
-	return NULL;
-}
-
-/* A key seen by both backends: fill what the first lacks from the second. */
-static void
-steal(char **dst, char **src)
-{
-	if (*dst == NULL) {
-		*dst = *src;
-		*src = NULL;
-	}
-}
-
-/* Move every key of src into dst, merging a key ID already there. */
-static int
-merge(struct bde_keylist *dst, struct bde_keylist *src)
-{
-	size_t i, k;
-
-	for (i = 0; i < src->n; i++) {
-		struct bde_key *s = &src->v[i], *d = NULL;
-
-		for (k = 0; k < dst->n; k++)
-			if (strcmp(dst->v[k].key_id, s->key_id) == 0)
-				d = &dst->v[k];
-		if (d != NULL) {
-			d->also = s->source;
-			steal(&d->device_id, &s->device_id);
-			steal(&d->volume, &s->volume);
-			steal(&d->volume_guid, &s->volume_guid);
-			steal(&d->dn, &s->dn);
-			steal(&d->computer_dn, &s->computer_dn);
-			if (d->pw != BDE_PW_READ && s->pw == BDE_PW_READ) {
-				bde_secret_free(d->password);
-				d->password = s->password;
-				s->password = NULL;
-				d->pw = BDE_PW_READ;
-			}
-			bde_key_release(s);
-			continue;
-		}
-		d = bde_keylist_add(dst);
-		if (d == NULL)
-			return -1;
-		*d = *s;
-		memset(s, 0, sizeof(*s));
-	}
-	src->n = 0;
-	return 0;
-}
 
 /* 1 valid, 0 invalid; why receives the first bad block in words. */
 static int
@@ -303,8 +213,7 @@ json_key(cJSON *arr, const struct bde_key *k, int show)
 }
 
 static int
-print_json(const struct lookup_opts *lo, const struct bde_keylist *keys,
-    struct job *jobs, size_t njobs)
+print_json(const struct lookup_opts *lo, const struct find *f)
 {
 	static const char *const srcname[] = { "auto", "ad", "graph", "all" };
 	cJSON *root = NULL, *q, *arr, *errs, *e;
@@ -324,20 +233,22 @@ print_json(const struct lookup_opts *lo, const struct bde_keylist *keys,
 	cJSON_AddItemToObject(q, "key_id", json_str_or_null(lo->key_id));
 	cJSON_AddStringToObject(q, "source", srcname[lo->source]);
 	cJSON_AddBoolToObject(q, "show", lo->show);
-	for (i = 0; i < keys->n; i++)
-		if (json_key(arr, &keys->v[i], lo->show) < 0)
+	for (i = 0; i < f->keys.n; i++)
+		if (json_key(arr, &f->keys.v[i], lo->show) < 0)
 			goto out;
-	for (i = 0; i < njobs; i++) {
-		if (jobs[i].st == BDE_OK || jobs[i].st == BDE_ENOTFOUND)
+	for (i = 0; i < f->njobs; i++) {
+		const struct find_job *j = &f->job[i];
+
+		if (j->st == BDE_OK || j->st == BDE_ENOTFOUND)
 			continue;
 		e = cJSON_CreateObject();
 		if (e == NULL)
 			goto out;
 		cJSON_AddItemToArray(errs, e);
-		cJSON_AddStringToObject(e, "source", jobs[i].name);
-		cJSON_AddStringToObject(e, "kind", bde_status_kind(jobs[i].st));
+		cJSON_AddStringToObject(e, "source", j->name);
+		cJSON_AddStringToObject(e, "kind", bde_status_kind(j->st));
 		cJSON_AddStringToObject(e, "message",
-		    jobs[i].err ? jobs[i].err : "failed");
+		    j->err ? j->err : "failed");
 	}
 	text = cJSON_PrintUnformatted(root);
 	if (text == NULL)
@@ -401,11 +312,11 @@ print_human(const struct lookup_opts *lo, const struct bde_keylist *keys)
  * among found keys a bad checksum (5) beats a withheld password (3).
  */
 static int
-lookup_status(const struct lookup_opts *lo, const struct bde_keylist *keys,
-    struct job *jobs, size_t njobs)
+lookup_status(const struct lookup_opts *lo, const struct find *f)
 {
+	const struct bde_keylist *keys = &f->keys;
 	char why[128];
-	int denied = 0, bad = 0, worst = EXIT_NOTFOUND;
+	int denied = 0, bad = 0;
 	size_t i;
 
 	for (i = 0; i < keys->n; i++) {
@@ -419,44 +330,7 @@ lookup_status(const struct lookup_opts *lo, const struct bde_keylist *keys,
 	}
 	if (keys->n > 0)
 		return bad ? EXIT_BADSUM : denied ? EXIT_AUTH : EXIT_FOUND;
-	for (i = 0; i < njobs; i++) {
-		int st = cmd_exit_status(jobs[i].st);
-
-		/* a usage error (malformed input) outranks the rest */
-		if (jobs[i].st == BDE_ENOTFOUND || jobs[i].st == BDE_OK)
-			continue;
-		if (worst == EXIT_NOTFOUND || st == EXIT_USAGE ||
-		    (st == EXIT_AUTH && worst != EXIT_USAGE))
-			worst = st;
-	}
-	return worst;
-}
-
-/* Keep only the keys whose ID starts with id (device + key ID given). */
-static void
-filter_keyid(struct bde_keylist *l, const struct bde_keyid *id)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < l->n; i++) {
-		if (bde_keyid_match(id, l->v[i].key_id))
-			l->v[n++] = l->v[i];
-		else
-			bde_key_release(&l->v[i]);
-	}
-	l->n = n;
-}
-
-/* The directory identity of the backend that found k. */
-static const char *
-identity_for(const struct bde_key *k, struct job *jobs, size_t njobs)
-{
-	size_t i;
-
-	for (i = 0; i < njobs; i++)
-		if (strcmp(jobs[i].name, k->source) == 0)
-			return jobs[i].identity;
-	return NULL;
+	return find_failure_status(f);
 }
 
 /*
@@ -465,8 +339,9 @@ identity_for(const struct bde_key *k, struct job *jobs, size_t njobs)
  */
 static int
 audit_reveal(const struct settings *s, const struct lookup_opts *lo,
-    const struct bde_keylist *keys, struct job *jobs, size_t njobs)
+    const struct find *f)
 {
+	const struct bde_keylist *keys = &f->keys;
 	struct audit a;
 	size_t i;
 	int rc = -1, any = 0;
@@ -485,7 +360,7 @@ audit_reveal(const struct settings *s, const struct lookup_opts *lo,
 		if (k->pw != BDE_PW_READ)
 			continue;
 		rec = audit_record_new(lo->read_out ? "read-out" : "show", k,
-		    identity_for(k, jobs, njobs), lo->reason);
+		    find_identity(f, k->source), lo->reason);
 		if (rec == NULL) {
 			cmd_warn("out of memory");
 			goto out;
@@ -517,7 +392,7 @@ forget_passwords(struct bde_keylist *keys)
 }
 
 static int
-read_out_one(const struct lookup_opts *lo, const struct bde_keylist *all)
+read_out_one(const struct bde_keylist *all)
 {
 	size_t i;
 
@@ -535,7 +410,6 @@ read_out_one(const struct lookup_opts *lo, const struct bde_keylist *all)
 		    denied_text(&all->v[0]));
 		return EXIT_AUTH;
 	}
-	(void)lo;
 	return cmd_read_out(&all->v[0]);
 }
 
@@ -545,15 +419,13 @@ run_lookup(const struct cmd *self, int argc, char **argv)
 	struct lookup_opts lo;
 	struct settings s;
 	struct bde_keyid id;
-	struct bde_keylist all = BDE_KEYLIST_INIT;
-	struct job jobs[2];
+	struct find f;
 	char *err = NULL;
-	size_t njobs = 0, i;
 	int first, status = EXIT_USAGE, want_ad, want_graph;
 
 	memset(&lo, 0, sizeof(lo));
-	memset(jobs, 0, sizeof(jobs));
 	memset(&id, 0, sizeof(id));
+	memset(&f, 0, sizeof(f));
 	settings_init(&s);
 	s.cmd = &lo;
 	first = cmd_parse_options(self, argc, argv, &s);
@@ -594,99 +466,41 @@ run_lookup(const struct cmd *self, int argc, char **argv)
 		    "required to read a password ([audit] require_reason)");
 		goto out;
 	}
-
-	want_ad = lo.source == SRC_AD || lo.source == SRC_ALL ||
-	    (lo.source == SRC_AUTO && settings_ad_configured(&s));
-	want_graph = lo.source == SRC_GRAPH || lo.source == SRC_ALL ||
-	    (lo.source == SRC_AUTO && settings_graph_configured(&s));
-	if (want_ad && !settings_ad_configured(&s)) {
-		cmd_warn("lookup: no LDAP server configured: set --ldap-uri, "
-		    "BDEKEY_LDAP_URI or URI in ldap.conf");
+	if (find_select(&s, lo.source, &want_ad, &want_graph, "lookup") < 0 ||
+	    settings_load_secrets(&s, want_ad, want_graph) < 0)
 		goto out;
-	}
-	if (want_graph && !settings_graph_configured(&s)) {
-		cmd_warn("lookup: no Entra tenant configured: set --tenant or "
-		    "BDEKEY_TENANT");
-		goto out;
-	}
-	if (!want_ad && !want_graph) {
-		cmd_warn("lookup: no directory configured: set BDEKEY_LDAP_URI "
-		    "for Active Directory or BDEKEY_TENANT for Entra ID");
-		goto out;
-	}
-	if (settings_load_secrets(&s, want_ad, want_graph) < 0)
-		goto out;
-
-	if (want_ad)
-		jobs[njobs++].name = "ad";
-	if (want_graph)
-		jobs[njobs++].name = "graph";
-	for (i = 0; i < njobs; i++) {
-		jobs[i].s = &s;
-		jobs[i].lo = &lo;
-		jobs[i].id = &id;
-	}
-	/* one backend runs here; two run side by side */
-	if (njobs == 1) {
-		run_job(&jobs[0]);
-	} else {
-		for (i = 0; i < njobs; i++)
-			jobs[i].started = pthread_create(&jobs[i].thread, NULL,
-			    run_job, &jobs[i]) == 0;
-		for (i = 0; i < njobs; i++) {
-			if (jobs[i].started)
-				pthread_join(jobs[i].thread, NULL);
-			else
-				run_job(&jobs[i]);
-		}
-	}
-
-	for (i = 0; i < njobs; i++) {
-		if (merge(&all, &jobs[i].keys) < 0) {
-			cmd_warn("lookup: out of memory");
-			status = EXIT_UNREACH;
-			goto out;
-		}
-	}
-	if (lo.device != NULL && lo.key_id != NULL)
-		filter_keyid(&all, &id);
-	bde_keylist_sort(&all);
-
-	for (i = 0; i < njobs; i++)
-		if (jobs[i].st != BDE_OK && jobs[i].st != BDE_ENOTFOUND)
-			cmd_warn("%s: %s", jobs[i].name,
-			    jobs[i].err ? jobs[i].err : "failed");
-	/* the audit record comes first: no record, no password */
-	if (lo.show && audit_reveal(&s, &lo, &all, jobs, njobs) < 0) {
-		forget_passwords(&all);
+	if (find_keys(&f, &s, want_ad, want_graph, lo.device,
+	    lo.key_id ? &id : NULL, lo.show ? BDE_WANT_PASSWORD : 0) < 0) {
 		status = EXIT_UNREACH;
 		goto out;
 	}
-	if (lo.read_out && all.n > 0) {
-		status = cmd_finish(read_out_one(&lo, &all));
+	find_warn_errors(&f);
+
+	/* the audit record comes first: no record, no password */
+	if (lo.show && audit_reveal(&s, &lo, &f) < 0) {
+		forget_passwords(&f.keys);
+		status = EXIT_UNREACH;
+		goto out;
+	}
+	if (lo.read_out && f.keys.n > 0) {
+		status = cmd_finish(read_out_one(&f.keys));
 		goto out;
 	}
 	if (lo.json) {
-		if (print_json(&lo, &all, jobs, njobs) < 0) {
+		if (print_json(&lo, &f) < 0) {
 			status = EXIT_UNREACH;
 			goto out;
 		}
 	} else {
-		print_human(&lo, &all);
-		if (all.n == 0 && lookup_status(&lo, &all, jobs, njobs) ==
-		    EXIT_NOTFOUND)
+		print_human(&lo, &f.keys);
+		if (f.keys.n == 0 && find_failure_status(&f) == EXIT_NOTFOUND)
 			cmd_warn("lookup: no recovery key found for %s '%s'",
 			    lo.device ? "device" : "key ID",
 			    lo.device ? lo.device : lo.key_id);
 	}
-	status = cmd_finish(lookup_status(&lo, &all, jobs, njobs));
+	status = cmd_finish(lookup_status(&lo, &f));
 out:
-	for (i = 0; i < 2; i++) {
-		bde_keylist_free(&jobs[i].keys);
-		free(jobs[i].err);
-		free(jobs[i].identity);
-	}
-	bde_keylist_free(&all);
+	find_release(&f);
 	free(err);
 	settings_release(&s);
 	return status;
