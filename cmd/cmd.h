@@ -55,6 +55,7 @@ extern const struct cmd cmd_check;
 extern const struct cmd cmd_help;
 extern const struct cmd cmd_lookup;
 extern const struct cmd cmd_config;
+extern const struct cmd cmd_recover;
 
 const struct cmd *cmd_find(const char *name);
 

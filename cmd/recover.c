@@ -1,0 +1,559 @@
+/*
+ * recover.c - `bdekey recover`: the BitLocker recovery process as a
+ * guided session (Microsoft's "BitLocker recovery process": verify the
+ * caller, record device and key ID, locate the password, find the root
+ * cause, read it out, rotate it).  Every prompt has an option, so the
+ * flow also runs without a terminal.
+ */
+#include "cmd/audit.h"
+#include "cmd/find.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The root-cause questions, each an option and a prompt. */
+enum question {
+	Q_PROTECTOR,
+	Q_BOOT_CHANGE,
+	Q_LOST_PROTECTOR,
+	Q_LAST_GOOD,
+	Q_UNATTENDED,
+	Q_COUNT
+};
+
+static const struct {
+	const char *field;	/* audit record field */
+	const char *prompt;
+	const char *const *choices;	/* NULL: free text */
+} questions[Q_COUNT] = {
+	[Q_PROTECTOR] = { "protector",
+	    "How was the drive unlocked at start-up (tpm, tpm+pin, "
+	    "startup-key, password, unknown)? ",
+	    (const char *const[]){ "tpm", "tpm+pin", "startup-key", "password",
+	    "unknown", NULL } },
+	[Q_BOOT_CHANGE] = { "boot_change",
+	    "Were boot files, firmware, BIOS/UEFI settings or the boot order "
+	    "changed recently (yes, no, unknown)? ",
+	    (const char *const[]){ "yes", "no", "unknown", NULL } },
+	[Q_LOST_PROTECTOR] = { "lost_protector",
+	    "Did the user forget the PIN or lose the startup key (yes, no, "
+	    "unknown)? ",
+	    (const char *const[]){ "yes", "no", "unknown", NULL } },
+	[Q_LAST_GOOD] = { "last_good_start",
+	    "When did the device last start normally? ", NULL },
+	[Q_UNATTENDED] = { "unattended",
+	    "Was the device left unattended or out of the user's hands (yes, "
+	    "no, unknown)? ",
+	    (const char *const[]){ "yes", "no", "unknown", NULL } },
+};
+
+struct recover_opts {
+	const char *device;
+	const char *key_id;
+	const char *reason;
+	const char *answer[Q_COUNT];
+	const char *rotate;	/* "yes", "no" or NULL: ask */
+	enum find_source source;
+	int verified;
+	int yes;
+};
+
+enum {
+	OPT_DEVICE = 'd',
+	OPT_KEY_ID = 'k',
+	OPT_REASON = 'r',
+	OPT_YES = 'y',
+	OPT_VERIFIED = 500,
+	OPT_ROTATE,
+	OPT_SOURCE,
+	OPT_QUESTION = 520	/* + enum question */
+};
+
+static const struct cmd_option recover_options[] = {
+	{ "verified", OPT_VERIFIED, NULL,
+	  "the caller's identity has been verified" },
+	{ "device", OPT_DEVICE, "NAME", "the device's name" },
+	{ "key-id", OPT_KEY_ID, "ID",
+	  "the key ID on the recovery screen (8+ hex digits)" },
+	{ "reason", OPT_REASON, "TEXT", "ticket number or reason, for the "
+	  "audit log" },
+	{ "protector", OPT_QUESTION + Q_PROTECTOR, "MODE",
+	  "tpm, tpm+pin, startup-key, password or unknown" },
+	{ "boot-change", OPT_QUESTION + Q_BOOT_CHANGE, "ANSWER",
+	  "boot files or firmware changed: yes, no, unknown" },
+	{ "lost-protector", OPT_QUESTION + Q_LOST_PROTECTOR, "ANSWER",
+	  "PIN forgotten or startup key lost: yes, no, unknown" },
+	{ "last-good-start", OPT_QUESTION + Q_LAST_GOOD, "TEXT",
+	  "when the device last started normally" },
+	{ "unattended", OPT_QUESTION + Q_UNATTENDED, "ANSWER",
+	  "device left unattended: yes, no, unknown" },
+	{ "rotate", OPT_ROTATE, "yes|no", "rotate the password afterwards "
+	  "(Entra ID devices)" },
+	{ "source", OPT_SOURCE, "SOURCE", "ad, graph or all (default: every "
+	  "configured one)" },
+	{ "yes", OPT_YES, NULL, "confirm the caller is verified and rotate "
+	  "without asking; unanswered questions are recorded as unknown" },
+	{ NULL, 0, NULL, NULL }
+};
+
+/* Whether answer is one of choices; choices NULL accepts any text. */
+static int
+valid_answer(const char *const *choices, const char *answer)
+{
+	size_t i;
+
+	if (choices == NULL)
+		return answer[0] != '\0';
+	for (i = 0; choices[i] != NULL; i++)
+		if (strcasecmp(choices[i], answer) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+recover_apply(void *settings, int key, const char *arg)
+{
+	struct recover_opts *ro = ((struct settings *)settings)->cmd;
+
+	switch (key) {
+	case OPT_VERIFIED:
+		ro->verified = 1;
+		return 0;
+	case OPT_DEVICE:
+		ro->device = arg;
+		return 0;
+	case OPT_KEY_ID:
+		ro->key_id = arg;
+		return 0;
+	case OPT_REASON:
+		ro->reason = arg;
+		return 0;
+	case OPT_YES:
+		ro->yes = 1;
+		return 0;
+	case OPT_ROTATE:
+		if (strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
+			cmd_warn("recover: --rotate takes yes or no, not '%s'",
+			    arg);
+			return -1;
+		}
+		ro->rotate = arg;
+		return 0;
+	case OPT_SOURCE:
+		if (strcmp(arg, "ad") == 0)
+			ro->source = SRC_AD;
+		else if (strcmp(arg, "graph") == 0)
+			ro->source = SRC_GRAPH;
+		else if (strcmp(arg, "all") == 0)
+			ro->source = SRC_ALL;
+		else {
+			cmd_warn("recover: source '%s' is not ad, graph or all",
+			    arg);
+			return -1;
+		}
+		return 0;
+	}
+	if (key >= OPT_QUESTION && key < OPT_QUESTION + Q_COUNT) {
+		enum question q = (enum question)(key - OPT_QUESTION);
+
+		if (!valid_answer(questions[q].choices, arg)) {
+			cmd_warn("recover: '%s' is not an answer to: %s", arg,
+			    questions[q].prompt);
+			return -1;
+		}
+		ro->answer[q] = arg;
+	}
+	return 0;
+}
+
+static const struct cmd_optgroup recover_group = {
+	"options", recover_options, recover_apply
+};
+static const struct cmd_optgroup *const recover_groups[] = {
+	&recover_group, &settings_ad_group, &settings_graph_group,
+	&settings_common_group, NULL
+};
+static const char *const recover_synopsis[] = {
+	"[--verified] [--device NAME] [--key-id ID] [--reason TEXT] "
+	"[--rotate yes|no] [--yes] [answers]",
+	NULL
+};
+
+/* The agent's terminal: prompts and answers go through it. */
+struct term {
+	int fd;		/* /dev/tty, or -1 when not interactive */
+	char *answers[Q_COUNT + 4];	/* typed answers we own */
+	size_t nanswers;
+};
+
+/*
+ * Ask on the terminal; returns the answer (owned by t), or NULL at end of
+ * input or without a terminal.
+ */
+static const char *
+ask(struct term *t, const char *prompt)
+{
+	char buf[512];
+	size_t len = 0;
+	ssize_t r;
+
+	if (t->fd < 0 || t->nanswers == sizeof(t->answers) /
+	    sizeof(t->answers[0]))
+		return NULL;
+	fflush(stdout);
+	if (write(t->fd, prompt, strlen(prompt)) < 0)
+		return NULL;
+	while (len < sizeof(buf) - 1) {
+		r = read(t->fd, buf + len, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return NULL;
+		if (buf[len] == '\n')
+			break;
+		len++;
+	}
+	buf[len] = '\0';
+	while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	t->answers[t->nanswers] = strdup(buf);
+	return t->answers[t->nanswers++];
+}
+
+/* 1 yes, 0 no, -1 no answer. */
+static int
+ask_yes(struct term *t, const char *prompt)
+{
+	const char *a = ask(t, prompt);
+
+	if (a == NULL)
+		return -1;
+	return a[0] == 'y' || a[0] == 'Y';
+}
+
+static void
+term_release(struct term *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nanswers; i++)
+		free(t->answers[i]);
+	if (t->fd >= 0)
+		close(t->fd);
+}
+
+/* A required value: the option, else asked; -1 after saying what to give. */
+static int
+need(struct term *t, const char **val, const char *prompt, const char *opt)
+{
+	if (*val == NULL)
+		*val = ask(t, prompt);
+	if (*val == NULL || (*val)[0] == '\0') {
+		cmd_warn("recover: %s needed (give %s)", opt + 2, opt);
+		*val = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Step 4: the device's keys, checked against the ID on the screen. */
+static int
+locate(struct settings *s, struct recover_opts *ro,
+    int want_ad, int want_graph, struct bde_keyid *id, char *key_id,
+    char **device)
+{
+	struct find f;
+	size_t i, matches = 0, m = 0;
+	int status = EXIT_NOTFOUND;
+
+	if (find_keys(&f, s, want_ad, want_graph, ro->device, NULL, 0) < 0) {
+		status = EXIT_UNREACH;
+		goto out;
+	}
+	find_warn_errors(&f);
+	printf("\n3. keys of %s: %zu\n", ro->device, f.keys.n);
+	for (i = 0; i < f.keys.n; i++) {
+		char created[21];
+		int hit = bde_keyid_match(id, f.keys.v[i].key_id);
+
+		bde_time_format(f.keys.v[i].created, created);
+		printf("   %s %s  %s  (%s%s%s)\n", hit ? "*" : " ",
+		    f.keys.v[i].key_id, created, f.keys.v[i].source,
+		    f.keys.v[i].also ? ", " : "",
+		    f.keys.v[i].also ? f.keys.v[i].also : "");
+		if (hit) {
+			matches++;
+			m = i;
+		}
+	}
+	if (matches == 0) {
+		/* the screen is right; the device name may not be */
+		cmd_warn("recover: warning: key ID %s matches no key of device "
+		    "'%s'; searching by key ID alone", ro->key_id, ro->device);
+		find_release(&f);
+		if (find_keys(&f, s, want_ad, want_graph, NULL, id, 0) < 0) {
+			status = EXIT_UNREACH;
+			goto out;
+		}
+		find_warn_errors(&f);
+		if (f.keys.n == 0) {
+			status = find_failure_status(&f);
+			cmd_warn("recover: no recovery key has the ID %s",
+			    ro->key_id);
+			goto out;
+		}
+		matches = f.keys.n;
+		m = 0;
+		printf("   key %s belongs to device '%s'\n", f.keys.v[0].key_id,
+		    f.keys.v[0].device ? f.keys.v[0].device : "?");
+	}
+	if (matches > 1) {
+		cmd_warn("recover: %zu keys start with %s; ask the user for "
+		    "more of the key ID", matches, ro->key_id);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	memcpy(key_id, f.keys.v[m].key_id, BDE_GUID_LEN + 1);
+	*device = strdup(f.keys.v[m].device ? f.keys.v[m].device : ro->device);
+	status = *device ? EXIT_FOUND : EXIT_UNREACH;
+out:
+	find_release(&f);
+	return status;
+}
+
+/* Step 7: rotation through Intune, recorded first. */
+static int
+rotate_device(struct settings *s, struct audit *a, const struct bde_key *k,
+    const char *reason)
+{
+	struct bde_backend b;
+	struct graph_managed m;
+	enum bde_status st;
+	char *err = NULL;
+	cJSON *rec;
+	int status;
+
+	memset(&b, 0, sizeof(b));
+	memset(&m, 0, sizeof(m));
+	st = graph_open(&s->graph, &b, &err);
+	if (st != BDE_OK)
+		goto out;
+	st = graph_find_managed(&b, k->device_id ? NULL : k->device,
+	    k->device_id, &m, &err);
+	if (st != BDE_OK)
+		goto out;
+	rec = audit_record_new("rotate", k, b.identity ? b.identity(b.self) :
+	    NULL, reason);
+	if (rec != NULL)
+		cJSON_AddStringToObject(rec, "managed_device_id", m.id);
+	if (rec == NULL || audit_write(a, rec) < 0 || fsync(a->fd) < 0) {
+		st = bde_error(&err, BDE_EIO, "audit log: cannot record the "
+		    "rotation; not rotating");
+		goto out;
+	}
+	st = graph_rotate(&b, &m, &err);
+	if (st == BDE_OK)
+		printf("   rotation requested for managed device %s; the device "
+		    "escrows a new password when it next checks in\n", m.id);
+out:
+	if (st != BDE_OK)
+		cmd_warn("recover: rotate: %s", err ? err : "failed");
+	status = cmd_exit_status(st);
+	graph_managed_release(&m);
+	if (b.close != NULL)
+		b.close(b.self);
+	free(err);
+	return status;
+}
+
+static int
+run_recover(const struct cmd *self, int argc, char **argv)
+{
+	struct recover_opts ro;
+	struct settings s;
+	struct term t = { -1, { NULL }, 0 };
+	struct bde_keyid id, full;
+	struct find f;
+	struct audit a = { -1, NULL };
+	struct bde_key *k = NULL;
+	char key_id[BDE_GUID_LEN + 1], *device = NULL, *err = NULL;
+	const char *q;
+	cJSON *rec = NULL, *causes;
+	int first, status = EXIT_USAGE, want_ad, want_graph, tries, i, v;
+
+	memset(&ro, 0, sizeof(ro));
+	memset(&f, 0, sizeof(f));
+	settings_init(&s);
+	s.cmd = &ro;
+	first = cmd_parse_options(self, argc, argv, &s);
+	if (first == -2) {
+		status = cmd_finish(EXIT_FOUND);
+		goto out;
+	}
+	if (first < 0)
+		goto out;
+	if (first < argc) {
+		cmd_warn("recover: unexpected argument '%s'", argv[first]);
+		goto out;
+	}
+	if (settings_finish(&s) < 0 ||
+	    find_select(&s, ro.source, &want_ad, &want_graph, "recover") < 0 ||
+	    settings_load_secrets(&s, want_ad, want_graph) < 0)
+		goto out;
+	if (isatty(STDIN_FILENO))
+		t.fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+
+	printf("BitLocker recovery: a guided case (see bdekey(1), recover)\n");
+	printf("\n1. verify the caller's identity\n");
+	if (!ro.verified && !ro.yes) {
+		v = ask_yes(&t, "   Was the caller's identity verified by your "
+		    "policy (yes/no)? ");
+		if (v < 0) {
+			cmd_warn("recover: give --verified once the caller's "
+			    "identity is verified");
+			goto out;
+		}
+		ro.verified = v;
+	}
+	if (!ro.verified) {
+		cmd_warn("recover: the caller's identity is not verified; no "
+		    "password is read out");
+		goto out;
+	}
+	printf("   verified\n\n2. device and key ID\n");
+	if (need(&t, &ro.device, "   Device name: ", "--device") < 0)
+		goto out;
+	for (tries = 0;; tries++) {
+		if (need(&t, &ro.key_id, "   Key ID on the recovery screen "
+		    "(first 8 characters or more): ", "--key-id") < 0)
+			goto out;
+		if (bde_keyid_parse(ro.key_id, &id, &err) == BDE_OK)
+			break;
+		cmd_warn("recover: %s", err);
+		ro.key_id = NULL;
+		if (t.fd < 0 || tries == 2)
+			goto out;
+	}
+	if (ro.reason == NULL && (s.require_reason || t.fd >= 0))
+		ro.reason = ask(&t, "   Ticket number or reason: ");
+	if (s.require_reason && (ro.reason == NULL || ro.reason[0] == '\0')) {
+		cmd_warn("recover: a --reason is required ([audit] "
+		    "require_reason)");
+		goto out;
+	}
+	printf("   device %s, key ID %s\n", ro.device, ro.key_id);
+
+	status = locate(&s, &ro, want_ad, want_graph, &id, key_id,
+	    &device);
+	if (status != EXIT_FOUND)
+		goto out;
+	status = EXIT_USAGE;
+
+	printf("\n4. root cause\n");
+	for (i = 0; i < Q_COUNT; i++) {
+		for (tries = 0; ro.answer[i] == NULL && tries < 3; tries++) {
+			q = ask(&t, questions[i].prompt);
+			if (q == NULL)
+				break;
+			if (valid_answer(questions[i].choices, q))
+				ro.answer[i] = q;
+			else
+				cmd_warn("recover: '%s' is not an answer", q);
+		}
+		if (ro.answer[i] == NULL)
+			ro.answer[i] = "unknown";
+		printf("   %s: %s\n", questions[i].field, ro.answer[i]);
+	}
+
+	/* step 5: read exactly that key's password, recorded first */
+	if (bde_keyid_parse(key_id, &full, &err) != BDE_OK ||
+	    find_keys(&f, &s, want_ad, want_graph, NULL, &full,
+	    BDE_WANT_PASSWORD) < 0) {
+		status = EXIT_UNREACH;
+		goto out;
+	}
+	find_warn_errors(&f);
+	if (f.keys.n == 0) {
+		status = find_failure_status(&f);
+		goto out;
+	}
+	k = &f.keys.v[0];
+	if (k->pw != BDE_PW_READ) {
+		cmd_warn("recover: key %s: no permission to read the password",
+		    k->key_id);
+		status = EXIT_AUTH;
+		goto out;
+	}
+	rec = audit_record_new("recover", k, find_identity(&f, k->source),
+	    ro.reason);
+	causes = rec ? cJSON_AddObjectToObject(rec, "case") : NULL;
+	if (causes == NULL) {
+		cmd_warn("out of memory");
+		status = EXIT_UNREACH;
+		goto out;
+	}
+	cJSON_AddBoolToObject(causes, "identity_verified", 1);
+	cJSON_AddStringToObject(causes, "device_reported", ro.device);
+	cJSON_AddStringToObject(causes, "key_id_on_screen", ro.key_id);
+	for (i = 0; i < Q_COUNT; i++)
+		cJSON_AddStringToObject(causes, questions[i].field,
+		    ro.answer[i]);
+	/* audit_write frees the record whatever happens */
+	v = -1;
+	if (audit_open(&a, s.audit_log) == 0) {
+		v = audit_write(&a, rec);
+		rec = NULL;
+	}
+	if (v < 0 || fsync(a.fd) < 0) {
+		cmd_warn("recover: the case could not be recorded; not reading "
+		    "the password out");
+		status = EXIT_UNREACH;
+		goto out;
+	}
+	printf("\n5. read out\n");
+	status = cmd_read_out(k);
+	if (status != EXIT_FOUND)
+		goto out;
+
+	printf("\n6. rotate\n");
+	if (!settings_graph_configured(&s)) {
+		printf("   not available here (no Entra tenant configured); "
+		    "rotate an AD-escrowed password on the device once it "
+		    "has started\n");
+		goto out;
+	}
+	if (ro.rotate == NULL && ro.yes)
+		ro.rotate = "yes";
+	if (ro.rotate == NULL) {
+		v = ask_yes(&t, "   Rotate this device's recovery password "
+		    "through Intune now (yes/no)? ");
+		ro.rotate = v > 0 ? "yes" : "no";
+	}
+	if (strcmp(ro.rotate, "yes") != 0) {
+		printf("   not rotated; remember: a password read out should "
+		    "be rotated\n");
+		goto out;
+	}
+	if (k->device == NULL)
+		k->device = strdup(device);
+	status = rotate_device(&s, &a, k, ro.reason);
+out:
+	if (rec != NULL)
+		cJSON_Delete(rec);
+	if (a.path != NULL && audit_close(&a) < 0 && status == EXIT_FOUND)
+		status = EXIT_UNREACH;
+	find_release(&f);
+	term_release(&t);
+	free(device);
+	free(err);
+	settings_release(&s);
+	return cmd_finish(status);
+}
+
+const struct cmd cmd_recover = {
+	"recover", "walk through a recovery case, from caller to rotation",
+	recover_synopsis, recover_groups, run_recover
+};
