@@ -6,7 +6,10 @@
 #include <string.h>
 
 const struct cmd *const cmd_table[] = {
+	&cmd_lookup,
 	&cmd_check,
+	&cmd_recover,
+	&cmd_config,
 	&cmd_help,
 	NULL
 };

@@ -1,0 +1,59 @@
+# lookup's usage errors: caught before any directory is contacted.
+
+=== neither --device nor --key-id
+args: lookup --source ad --ldap-uri ldap://127.0.0.1:9
+exit: 2
+stderr-has: give --device, --key-id, or both
+
+=== malformed key IDs are usage errors
+args: lookup --key-id 1A2B3C --ldap-uri ldap://127.0.0.1:9
+exit: 2
+stderr-has: bdekey: lookup: key ID '1A2B3C': need at least the first 8 hex digits
+
+=== a key ID with filter characters
+args: lookup --key-id "1A2B3C4D*)(" --ldap-uri ldap://127.0.0.1:9
+exit: 2
+stderr-has: '*' is not a hex digit
+
+=== a key ID with a misplaced dash
+args: lookup --key-id 1A2B-3C4D --ldap-uri ldap://127.0.0.1:9
+exit: 2
+stderr-has: misplaced '-'
+
+=== no directory configured
+args: lookup --device PC1
+env: BDEKEY_LDAP_URI=
+env: BDEKEY_TENANT=
+env: BDEKEY_CONFIG=/dev/null
+env: LDAPCONF=/dev/null
+env: LDAPURI=
+exit: 2
+stderr-has: no directory configured
+
+=== --source graph without a tenant
+args: lookup --device PC1 --source graph
+env: BDEKEY_TENANT=
+env: BDEKEY_CONFIG=/dev/null
+exit: 2
+stderr-has: no Entra tenant configured
+
+=== bad --source
+args: lookup --device PC1 --source ldap
+exit: 2
+stderr-has: source 'ldap' is not ad, graph or all
+
+=== --read-out with --json
+args: lookup --device PC1 --read-out --json --ldap-uri ldap://127.0.0.1:9
+exit: 2
+stderr-has: --read-out and --json do not go together
+
+=== require_reason stops --show without --reason
+args: lookup --device PC1 --show --ldap-uri ldap://127.0.0.1:9
+env: BDEKEY_REQUIRE_REASON=yes
+exit: 2
+stderr-has: a --reason (e.g. the ticket number) is required
+
+=== an unexpected operand
+args: lookup --device PC1 extra
+exit: 2
+stderr-has: unexpected argument 'extra'
