@@ -30,9 +30,27 @@ struct graph_settings {
 	const char *cache_dir;		/* default $XDG_CACHE_HOME/bdekey */
 	int timeout;			/* seconds per request; 0 = 30 */
 	int deadline;			/* seconds for a whole command; 0 = 300 */
+	/*
+	 * A key-ID prefix scan reads every key page by page; progress, when
+	 * set, is called after each page with the keys seen and matched so
+	 * far (cmd/ decides whether to print; backends never print).
+	 */
+	void (*progress)(void *arg, unsigned long scanned,
+	    unsigned long matched);
+	void *progress_arg;
+	const char *http_stats;		/* benchmarks: "requests N connects M"
+					   is written to this file at close */
 };
 
 /*
+ * Lookups (out->by_device, out->by_keyid) follow core.h, with one
+ * addition: when BDE_WANT_PASSWORD is set and Graph refuses a key's
+ * password (403: a BitlockerKey.ReadBasic.All token, or a user without a
+ * role that may read keys), that key is still appended with pw =
+ * BDE_PW_DENIED and the lookup returns BDE_EPERM, *errstr naming the
+ * missing permission.  Without BDE_WANT_PASSWORD no password is ever
+ * requested: every such read writes an audit event in Entra ID.
+ *
  * Open the backend with a usable token: the app's (secret or
  * certificate), else the cached delegated token, refreshed silently when
  * needed.  Not signed in: BDE_EAUTH with "run 'bdekey login'".  Other

@@ -32,6 +32,14 @@ struct ad_settings {
 };
 
 /*
+ * Check s without touching the network: a simple bind needs a bind DN
+ * and, on every URI (s->uris, else ldap.conf's), TLS (ldaps:// or
+ * starttls).  cmd/ calls it before prompting for a password; ad_open
+ * checks again.  Returns BDE_OK or BDE_ECONFIG with *errstr set.
+ */
+enum bde_status ad_check(const struct ad_settings *s, char **errstr);
+
+/*
  * Connect (failing over through the URIs in order) and bind.  On success
  * fills *out (out->close frees it).  Refuses a simple bind without TLS
  * (BDE_ECONFIG) before sending anything.  Errors: BDE_ECONFIG,

@@ -1,0 +1,207 @@
+/*
+ * managed.c - the Intune side: find the one managed device behind an
+ * Entra device and ask it to rotate its BitLocker recovery passwords.
+ */
+#include "graph/graph_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Candidates named in an ambiguity message, at most. */
+#define LIST_MAX 8
+
+void
+graph_managed_release(struct graph_managed *m)
+{
+	free(m->id);
+	free(m->device_name);
+	free(m->device_id);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Append ", s" (or "s" first) to a bounded list for a message. */
+static void
+list_add(char *list, size_t len, size_t count, const char *s)
+{
+	size_t n = strlen(list);
+
+	if (count > LIST_MAX)
+		return;
+	snprintf(list + n, len - n, "%s%s", n ? ", " : "",
+	    count == LIST_MAX ? "..." : s);
+}
+
+/* Devices of one name: the first's deviceId, how many, their ids. */
+struct named_devices {
+	char device_id[BDE_GUID_LEN + 1];
+	size_t count;
+	char list[LIST_MAX * (BDE_GUID_LEN + 2) + 8];
+};
+
+static enum bde_status
+count_device(const char *device_id, const char *display_name, void *arg,
+    char **errstr)
+{
+	struct named_devices *nd = arg;
+
+	(void)display_name;
+	(void)errstr;
+	if (nd->count == 0)
+		snprintf(nd->device_id, sizeof(nd->device_id), "%s",
+		    device_id);
+	list_add(nd->list, sizeof(nd->list), nd->count, device_id);
+	nd->count++;
+	return BDE_OK;
+}
+
+/* Managed devices whose azureADDeviceId really is the one asked for. */
+struct matches {
+	const char *device_id;
+	struct graph_managed first;
+	size_t count;
+	char list[LIST_MAX * (BDE_GUID_LEN + 2) + 8];
+};
+
+static enum bde_status
+managed_page(const cJSON *value, void *arg, char **errstr)
+{
+	struct matches *m = arg;
+	const cJSON *item, *id, *aad, *name;
+
+	cJSON_ArrayForEach(item, value) {
+		id = cJSON_GetObjectItemCaseSensitive(item, "id");
+		aad = cJSON_GetObjectItemCaseSensitive(item, "azureADDeviceId");
+		name = cJSON_GetObjectItemCaseSensitive(item, "deviceName");
+		/* the filter has been seen ignored: check every answer */
+		if (!cJSON_IsString(id) || !cJSON_IsString(aad) ||
+		    strcasecmp(aad->valuestring, m->device_id) != 0)
+			continue;
+		if (m->count == 0) {
+			m->first.id = strdup(id->valuestring);
+			m->first.device_id = strdup(aad->valuestring);
+			m->first.device_name = strdup(cJSON_IsString(name) ?
+			    name->valuestring : "");
+			if (m->first.id == NULL || m->first.device_id == NULL ||
+			    m->first.device_name == NULL)
+				return bde_error(errstr, BDE_ENOMEM,
+				    "out of memory");
+		}
+		list_add(m->list, sizeof(m->list), m->count, id->valuestring);
+		m->count++;
+	}
+	return BDE_OK;
+}
+
+enum bde_status
+graph_find_managed(struct bde_backend *b, const char *name,
+    const char *device_id, struct graph_managed *out, char **errstr)
+{
+	struct graph *g = b->self;
+	struct named_devices nd;
+	struct matches m;
+	enum bde_status st;
+	uint8_t guid[16];
+	char *filter = NULL, *url = NULL;
+
+	memset(out, 0, sizeof(*out));
+	memset(&nd, 0, sizeof(nd));
+	memset(&m, 0, sizeof(m));
+	if ((name == NULL) == (device_id == NULL)) {
+		st = bde_error(errstr, BDE_EUSAGE, "give a device name or a "
+		    "device id");
+		goto out;
+	}
+	if (name != NULL) {
+		st = graph_devices_named(g, name, count_device, &nd, errstr);
+		if (st != BDE_OK)
+			goto out;
+		if (nd.count == 0) {
+			st = bde_error(errstr, BDE_ENOTFOUND, "no device named "
+			    "'%s' in Entra ID", name);
+			goto out;
+		}
+		if (nd.count > 1) {
+			st = bde_error(errstr, BDE_EUSAGE, "device name '%s' is "
+			    "ambiguous: %zu devices in Entra ID (device ids %s); "
+			    "give one with --device-id", name, nd.count,
+			    nd.list);
+			goto out;
+		}
+		device_id = nd.device_id;
+	} else if (bde_guid_parse(device_id, guid) < 0) {
+		st = bde_error(errstr, BDE_EUSAGE, "device id '%s' is not a "
+		    "GUID", device_id);
+		goto out;
+	}
+	m.device_id = device_id;
+	filter = graph_filter_eq("azureADDeviceId", device_id);
+	if (filter == NULL || asprintf(&url, "%s/deviceManagement/"
+	    "managedDevices?%s&$select=id,deviceName,azureADDeviceId",
+	    g->beta, filter) < 0) {
+		url = NULL;
+		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
+		goto out;
+	}
+	st = graph_pages(g, url, NULL, "looking up the Intune managed device",
+	    NEED_MANAGED, managed_page, &m, errstr);
+	if (st != BDE_OK)
+		goto out;
+	if (m.count == 0) {
+		st = bde_error(errstr, BDE_ENOTFOUND, "no Intune managed device "
+		    "for Entra device id '%s'", device_id);
+		goto out;
+	}
+	if (m.count > 1) {
+		st = bde_error(errstr, BDE_EUSAGE, "Entra device id '%s' is "
+		    "ambiguous: %zu Intune managed devices (%s); not rotating",
+		    device_id, m.count, m.list);
+		goto out;
+	}
+	*out = m.first;
+	memset(&m.first, 0, sizeof(m.first));
+out:
+	graph_managed_release(&m.first);
+	free(filter);
+	free(url);
+	return st;
+}
+
+enum bde_status
+graph_rotate(struct bde_backend *b, const struct graph_managed *m,
+    char **errstr)
+{
+	struct graph *g = b->self;
+	struct http_response rs = { 0 };
+	enum bde_status st;
+	char *id = NULL, *url = NULL, *what = NULL;
+
+	id = http_escape(m->id);
+	if (id == NULL || asprintf(&url, "%s/deviceManagement/managedDevices/"
+	    "%s/rotateBitLockerKeys", g->beta, id) < 0) {
+		url = NULL;
+		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* beta only; no body; 204 No Content when Intune took the task */
+	st = graph_call(g, "POST", url, NULL, &rs, errstr);
+	if (st != BDE_OK)
+		goto out;
+	if (rs.status < 200 || rs.status > 299) {
+		if (asprintf(&what, "rotating the recovery passwords of '%s'",
+		    m->device_name) < 0) {
+			what = NULL;
+			st = bde_error(errstr, BDE_ENOMEM, "out of memory");
+			goto out;
+		}
+		st = graph_fail(rs.status, rs.json, rs.request_id, what,
+		    NEED_ROTATE, errstr);
+	}
+out:
+	free(id);
+	free(url);
+	free(what);
+	http_response_release(&rs);
+	return st;
+}

@@ -1,0 +1,761 @@
+/*
+ * http.c - the HTTPS + JSON client on one reused libcurl easy handle.
+ */
+#include "http/http.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+/* A CA bundle is a few hundred KiB at most; refuse anything silly. */
+#define CA_BUNDLE_MAX (8u * 1024 * 1024)
+/* Backoff without Retry-After: 1 s, 2 s, 4 s ... capped, with jitter. */
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_CAP_MS 16000
+/* Never retry at once, even after "Retry-After: 0". */
+#define RETRY_MIN_MS 100
+/* A Retry-After longer than this is not worth waiting for. */
+#define RETRY_AFTER_MAX_S 120
+#define CONNECT_TIMEOUT_MAX_MS 15000
+
+struct buffer {
+	char *p;
+	size_t n, cap;
+};
+
+struct http_client {
+	CURL *curl;
+	struct http_options o;
+	long long deadline_ms;	/* monotonic */
+	long requests, connects;
+	char errbuf[CURL_ERROR_SIZE];
+	/* per-transfer state, filled by the callbacks */
+	struct buffer body;
+	int too_big;
+	long retry_after;
+	int json_type;
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(long long ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void
+random_bytes(void *p, size_t n)
+{
+	unsigned char *u = p;
+	ssize_t r;
+
+	while (n > 0) {
+		r = getrandom(u, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			abort();	/* no entropy: nothing safe to do */
+		u += r;
+		n -= (size_t)r;
+	}
+}
+
+void
+http_random_guid(char out[BDE_GUID_LEN + 1])
+{
+	uint8_t g[16];
+	size_t i;
+
+	random_bytes(g, sizeof(g));
+	/* RFC 4122 4.4: version 4, variant 10xx */
+	g[6] = (uint8_t)((g[6] & 0x0f) | 0x40);
+	g[8] = (uint8_t)((g[8] & 0x3f) | 0x80);
+	bde_guid_format(g, out);
+	for (i = 0; out[i] != '\0'; i++)
+		out[i] = (char)tolower((unsigned char)out[i]);
+}
+
+char *
+http_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, n = 0, len = strlen(s);
+	char *out;
+
+	if (len > (SIZE_MAX - 1) / 3)
+		return NULL;
+	out = malloc(len * 3 + 1);
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		/* RFC 3986 2.3 unreserved characters stay as they are */
+		if (isalnum(c) && c < 0x80) {
+			out[n++] = (char)c;
+		} else if (c == '-' || c == '.' || c == '_' || c == '~') {
+			out[n++] = (char)c;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+char *
+http_origin(const char *url)
+{
+	const char *p = strstr(url, "://");
+	size_t n;
+
+	if (p == NULL || p == url)
+		return NULL;
+	p += 3;
+	n = (size_t)(p - url) + strcspn(p, "/?#");
+	if (n == (size_t)(p - url))
+		return NULL;
+	return strndup(url, n);
+}
+
+const char *
+http_url_label(const char *url, char *buf, size_t len)
+{
+	size_t n = strcspn(url, "?#");
+
+	snprintf(buf, len, "%.*s", (int)(n < 1000 ? n : 1000), url);
+	return buf;
+}
+
+/* Wipe the strings of one cJSON level and everything below it. */
+static void
+json_wipe(cJSON *item)
+{
+	cJSON *c;
+
+	for (c = item; c != NULL; c = c->next) {
+		if (c->valuestring != NULL)
+			explicit_bzero(c->valuestring, strlen(c->valuestring));
+		if (c->string != NULL)
+			explicit_bzero(c->string, strlen(c->string));
+		if (c->child != NULL)
+			json_wipe(c->child);
+	}
+}
+
+void
+http_json_wipe_delete(cJSON *item)
+{
+	if (item == NULL)
+		return;
+	/* the root's siblings are not ours: wipe from its child down */
+	if (item->valuestring != NULL)
+		explicit_bzero(item->valuestring, strlen(item->valuestring));
+	if (item->child != NULL)
+		json_wipe(item->child);
+	cJSON_Delete(item);
+}
+
+static void
+buffer_wipe(struct buffer *b)
+{
+	if (b->p != NULL) {
+		explicit_bzero(b->p, b->cap);
+		free(b->p);
+	}
+	b->p = NULL;
+	b->n = b->cap = 0;
+}
+
+/*
+ * Grow without realloc: realloc may leave a copy of a password in the
+ * block it frees, so copy, wipe the old block, then free it.
+ */
+static int
+buffer_reserve(struct buffer *b, size_t want)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	char *p;
+
+	if (want <= b->cap)
+		return 0;
+	while (cap < want)
+		cap *= 2;
+	p = malloc(cap);
+	if (p == NULL)
+		return -1;
+	if (b->p != NULL) {
+		memcpy(p, b->p, b->n);
+		explicit_bzero(b->p, b->cap);
+		free(b->p);
+	}
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static size_t
+write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http_client *c = arg;
+	size_t n = size * nmemb;
+
+	if (n > c->o.max_body - c->body.n) {
+		c->too_big = 1;
+		return 0;	/* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	if (buffer_reserve(&c->body, c->body.n + n + 1) < 0)
+		return 0;
+	memcpy(c->body.p + c->body.n, data, n);
+	c->body.n += n;
+	c->body.p[c->body.n] = '\0';
+	return n;
+}
+
+/* Whether a header line is "name: ..." (case-insensitive). */
+static const char *
+header_value(const char *line, size_t len, const char *name)
+{
+	size_t nl = strlen(name);
+
+	if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+		return NULL;
+	line += nl + 1;
+	while (*line == ' ' || *line == '\t')
+		line++;
+	return line;
+}
+
+/* Retry-After: delay-seconds or an HTTP-date (RFC 9110 10.2.3). */
+static long
+parse_retry_after(const char *v, size_t len)
+{
+	char buf[128];
+	char *end;
+	long secs;
+	time_t when, now;
+
+	while (len > 0 && isspace((unsigned char)v[len - 1]))
+		len--;
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	errno = 0;
+	secs = strtol(buf, &end, 10);
+	if (end != buf && *end == '\0' && errno == 0)
+		return secs < 0 ? 0 : secs;
+	when = curl_getdate(buf, NULL);
+	if (when == (time_t)-1)
+		return -1;
+	now = time(NULL);
+	return when > now ? (long)(when - now) : 0;
+}
+
+static size_t
+header_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http_client *c = arg;
+	size_t n = size * nmemb;
+	const char *v;
+
+	/* a new status line (after "100 Continue"): forget the last one's */
+	if (n > 5 && strncmp(data, "HTTP/", 5) == 0) {
+		c->retry_after = -1;
+		c->json_type = 0;
+	} else if ((v = header_value(data, n, "retry-after")) != NULL) {
+		c->retry_after = parse_retry_after(v, n - (size_t)(v - data));
+	} else if ((v = header_value(data, n, "content-type")) != NULL) {
+		size_t vl = n - (size_t)(v - data);
+
+		c->json_type = memmem(v, vl, "json", 4) != NULL;
+	}
+	return n;
+}
+
+/* Read the extra CA file into memory for CURLOPT_CAINFO_BLOB. */
+static enum bde_status
+read_ca(const char *path, struct buffer *b, char **errstr)
+{
+	enum bde_status st = BDE_OK;
+	struct stat sb;
+	ssize_t r;
+	int fd = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		st = bde_error(errstr, BDE_ECONFIG, "cannot read CA bundle "
+		    "'%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_size == 0 ||
+	    (size_t)sb.st_size > CA_BUNDLE_MAX) {
+		st = bde_error(errstr, BDE_ECONFIG, "CA bundle '%s' is not a "
+		    "PEM file of a sensible size", path);
+		goto out;
+	}
+	if (buffer_reserve(b, (size_t)sb.st_size + 1) < 0) {
+		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
+		goto out;
+	}
+	while (b->n < (size_t)sb.st_size) {
+		r = read(fd, b->p + b->n, (size_t)sb.st_size - b->n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			st = bde_error(errstr, BDE_ECONFIG, "cannot read CA "
+			    "bundle '%s': %s", path,
+			    r < 0 ? strerror(errno) : "file shrank");
+			goto out;
+		}
+		b->n += (size_t)r;
+	}
+	b->p[b->n] = '\0';
+	if (strstr(b->p, "-----BEGIN CERTIFICATE-----") == NULL)
+		st = bde_error(errstr, BDE_ECONFIG, "CA bundle '%s' holds no "
+		    "PEM certificate", path);
+out:
+	if (fd >= 0)
+		close(fd);
+	return st;
+}
+
+/*
+ * The extra CA bundle is added to the system's store: CURLOPT_CAINFO_BLOB
+ * is loaded beside the default CA file by libcurl's OpenSSL backend.  A
+ * libcurl without blob support gets the file as its only CA file.
+ */
+static enum bde_status
+set_ca(struct http_client *c, const char *path, char **errstr)
+{
+	struct buffer b = { NULL, 0, 0 };
+	struct curl_blob blob;
+	enum bde_status st;
+	CURLcode rc;
+
+	st = read_ca(path, &b, errstr);
+	if (st != BDE_OK)
+		goto out;
+	blob.data = b.p;
+	blob.len = b.n;
+	blob.flags = CURL_BLOB_COPY;
+	rc = curl_easy_setopt(c->curl, CURLOPT_CAINFO_BLOB, &blob);
+	if (rc == CURLE_NOT_BUILT_IN || rc == CURLE_UNKNOWN_OPTION)
+		rc = curl_easy_setopt(c->curl, CURLOPT_CAINFO, path);
+	if (rc != CURLE_OK)
+		st = bde_error(errstr, BDE_ECONFIG, "cannot use CA bundle "
+		    "'%s': %s", path, curl_easy_strerror(rc));
+out:
+	buffer_wipe(&b);
+	return st;
+}
+
+enum bde_status
+http_client_new(const struct http_options *o, struct http_client **out,
+    char **errstr)
+{
+	struct http_client *c = NULL;
+	enum bde_status st = BDE_OK;
+	static const char ua[] = "bdekey/" BDEKEY_VERSION;
+
+	*out = NULL;
+	/* thread-safe since libcurl 7.84; a no-op after the first call */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		st = bde_error(errstr, BDE_EUNREACH, "cannot initialise libcurl");
+		goto out;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (o != NULL)
+		c->o = *o;
+	if (c->o.timeout <= 0)
+		c->o.timeout = HTTP_DEFAULT_TIMEOUT;
+	if (c->o.deadline <= 0)
+		c->o.deadline = HTTP_DEFAULT_DEADLINE;
+	if (c->o.max_body == 0)
+		c->o.max_body = HTTP_MAX_BODY;
+	if (c->o.max_attempts <= 0)
+		c->o.max_attempts = HTTP_DEFAULT_ATTEMPTS;
+	c->deadline_ms = now_ms() + (long long)c->o.deadline * 1000;
+
+	c->curl = curl_easy_init();
+	if (c->curl == NULL) {
+		st = bde_error(errstr, BDE_EUNREACH, "cannot initialise libcurl");
+		goto out;
+	}
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, ua);
+	/* tokens never travel in clear text, never to another host */
+	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c->curl, CURLOPT_HTTP_VERSION,
+	    (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)c->o.max_body);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, (long)c->o.timeout);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
+	if (c->o.ca_bundle != NULL) {
+		st = set_ca(c, c->o.ca_bundle, errstr);
+		if (st != BDE_OK)
+			goto out;
+	}
+	*out = c;
+	c = NULL;
+out:
+	http_client_free(c);
+	return st;
+}
+
+void
+http_client_free(struct http_client *c)
+{
+	FILE *fp;
+
+	if (c == NULL)
+		return;
+	if (c->o.stats_file != NULL &&
+	    (fp = fopen(c->o.stats_file, "we")) != NULL) {
+		fprintf(fp, "requests %ld connects %ld\n", c->requests,
+		    c->connects);
+		fclose(fp);
+	}
+	if (c->curl != NULL)
+		curl_easy_cleanup(c->curl);
+	buffer_wipe(&c->body);
+	free(c);
+}
+
+void
+http_client_set_deadline(struct http_client *c, int seconds)
+{
+	c->deadline_ms = now_ms() + (long long)seconds * 1000;
+}
+
+int
+http_client_sleep(struct http_client *c, long long ms)
+{
+	if (ms < RETRY_MIN_MS)
+		ms = RETRY_MIN_MS;
+	if (now_ms() + ms >= c->deadline_ms)
+		return -1;
+	sleep_ms(ms);
+	return 0;
+}
+
+void
+http_client_stats(const struct http_client *c, long *requests,
+    long *connects)
+{
+	*requests = c->requests;
+	*connects = c->connects;
+}
+
+void
+http_response_release(struct http_response *rs)
+{
+	if (rs->body != NULL) {
+		explicit_bzero(rs->body, rs->len);
+		free(rs->body);
+	}
+	http_json_wipe_delete(rs->json);
+	memset(rs, 0, sizeof(*rs));
+	rs->retry_after = -1;
+}
+
+/* Free a header list after wiping it: it may hold the bearer token. */
+static void
+slist_wipe_free(struct curl_slist *l)
+{
+	struct curl_slist *p;
+
+	for (p = l; p != NULL; p = p->next)
+		explicit_bzero(p->data, strlen(p->data));
+	curl_slist_free_all(l);
+}
+
+/* Append "Name: value" to *l; -1 when out of memory. */
+static int
+add_header(struct curl_slist **l, const char *line)
+{
+	struct curl_slist *n = curl_slist_append(*l, line);
+
+	if (n == NULL)
+		return -1;
+	*l = n;
+	return 0;
+}
+
+/* Headers for one attempt; NULL when out of memory. */
+static struct curl_slist *
+make_headers(const struct http_request *rq, const char *request_id)
+{
+	struct curl_slist *l = NULL;
+	char line[128];
+	char *auth = NULL;
+	size_t i, alen;
+	int bad = 0;
+
+	snprintf(line, sizeof(line), "client-request-id: %s", request_id);
+	bad |= add_header(&l, line);
+	bad |= add_header(&l, "return-client-request-id: true");
+	bad |= add_header(&l, "ocp-client-name: bdekey");
+	bad |= add_header(&l, "ocp-client-version: " BDEKEY_VERSION);
+	bad |= add_header(&l, "Accept: application/json");
+	/* no "Expect: 100-continue" round trip for a large POST */
+	bad |= add_header(&l, "Expect:");
+	if (rq->body != NULL && rq->content_type != NULL) {
+		snprintf(line, sizeof(line), "Content-Type: %s",
+		    rq->content_type);
+		bad |= add_header(&l, line);
+	}
+	for (i = 0; rq->headers != NULL && rq->headers[i] != NULL; i++)
+		bad |= add_header(&l, rq->headers[i]);
+	if (rq->bearer != NULL) {
+		alen = strlen(rq->bearer) + sizeof("Authorization: Bearer ");
+		auth = malloc(alen);
+		if (auth == NULL) {
+			bad = -1;
+		} else {
+			snprintf(auth, alen, "Authorization: Bearer %s",
+			    rq->bearer);
+			bad |= add_header(&l, auth);
+			explicit_bzero(auth, alen);
+			free(auth);
+		}
+	}
+	if (bad) {
+		slist_wipe_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* Whether a failed transfer may be tried again (GET only). */
+static int
+transport_retryable(CURLcode rc)
+{
+	return rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR ||
+	    rc == CURLE_SEND_ERROR || rc == CURLE_PARTIAL_FILE ||
+	    rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM;
+}
+
+static long long
+backoff_ms(int attempt)
+{
+	long long ms = BACKOFF_FIRST_MS;
+	uint32_t r;
+	int i;
+
+	for (i = 1; i < attempt && ms < BACKOFF_CAP_MS; i++)
+		ms *= 2;
+	if (ms > BACKOFF_CAP_MS)
+		ms = BACKOFF_CAP_MS;
+	/* "full jitter" halved: between ms/2 and ms */
+	random_bytes(&r, sizeof(r));
+	return ms / 2 + (long long)(r % (uint32_t)(ms / 2 + 1));
+}
+
+/* Whether the body looks like JSON when no Content-Type says so. */
+static int
+looks_json(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && isspace((unsigned char)p[i]); i++)
+		;
+	return i < n && (p[i] == '{' || p[i] == '[');
+}
+
+/* One transfer; the response body stays in c->body. */
+static CURLcode
+perform(struct http_client *c, const struct http_request *rq,
+    struct curl_slist *headers, long long budget_ms)
+{
+	long long conn_ms = budget_ms < CONNECT_TIMEOUT_MAX_MS ? budget_ms :
+	    CONNECT_TIMEOUT_MAX_MS;
+	long timeout_ms = (long)(budget_ms < (long long)c->o.timeout * 1000 ?
+	    budget_ms : (long long)c->o.timeout * 1000);
+	long connects = 0;
+	CURLcode rc;
+
+	c->errbuf[0] = '\0';
+	c->too_big = 0;
+	c->retry_after = -1;
+	c->json_type = 0;
+	c->body.n = 0;
+	curl_easy_setopt(c->curl, CURLOPT_URL, rq->url);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)conn_ms);
+	if (strcmp(rq->method, "GET") == 0) {
+		curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
+	} else {
+		curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS,
+		    rq->body != NULL ? rq->body : "");
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)(rq->body != NULL ? rq->body_len : 0));
+		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST,
+		    strcmp(rq->method, "POST") == 0 ? NULL : rq->method);
+	}
+	rc = curl_easy_perform(c->curl);
+	c->requests++;
+	if (curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &connects) ==
+	    CURLE_OK)
+		c->connects += connects;
+	/* the handle keeps pointers to these: clear them */
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+	return rc;
+}
+
+/* Move c->body into rs and parse it; BDE_EPROTO for 2xx bad JSON. */
+static enum bde_status
+take_body(struct http_client *c, struct http_response *rs, const char *label,
+    char **errstr)
+{
+	int is_json;
+
+	if (c->body.n > 0) {
+		/* hand the buffer over: no copy of a password left behind */
+		rs->body = c->body.p;
+		rs->len = c->body.n;
+		c->body.p = NULL;
+		c->body.n = c->body.cap = 0;
+	}
+	if (rs->body == NULL)
+		return BDE_OK;
+	is_json = c->json_type || looks_json(rs->body, rs->len);
+	if (!is_json)
+		return BDE_OK;
+	rs->json = cJSON_ParseWithLength(rs->body, rs->len);
+	if (rs->json == NULL && rs->status >= 200 && rs->status < 300)
+		return bde_error(errstr, BDE_EPROTO, "malformed JSON in the "
+		    "answer from '%s' (HTTP %ld, client-request-id %s)", label,
+		    rs->status, rs->request_id);
+	return BDE_OK;
+}
+
+enum bde_status
+http_send(struct http_client *c, const struct http_request *rq,
+    struct http_response *rs, char **errstr)
+{
+	struct curl_slist *headers = NULL;
+	enum bde_status st = BDE_OK;
+	char label[1024];
+	long long left, wait;
+	int attempt, is_get = strcmp(rq->method, "GET") == 0;
+	CURLcode rc;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->retry_after = -1;
+	http_url_label(rq->url, label, sizeof(label));
+	for (attempt = 1;; attempt++) {
+		left = c->deadline_ms - now_ms();
+		if (left <= 0) {
+			st = bde_error(errstr, BDE_EUNREACH, "'%s %s' not "
+			    "answered within the deadline of %d s%s%s%s",
+			    rq->method, label, c->o.deadline,
+			    attempt > 1 ? " (client-request-id " : "",
+			    attempt > 1 ? rs->request_id : "",
+			    attempt > 1 ? ")" : "");
+			goto out;
+		}
+		http_random_guid(rs->request_id);
+		slist_wipe_free(headers);
+		headers = make_headers(rq, rs->request_id);
+		if (headers == NULL) {
+			st = bde_error(errstr, BDE_ENOMEM, "out of memory");
+			goto out;
+		}
+		rc = perform(c, rq, headers, left);
+		if (rc != CURLE_OK) {
+			if (c->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+				st = bde_error(errstr, BDE_EPROTO, "the answer "
+				    "from '%s' is larger than %zu bytes "
+				    "(client-request-id %s)", label,
+				    c->o.max_body, rs->request_id);
+				goto out;
+			}
+			if (is_get && transport_retryable(rc) &&
+			    attempt < c->o.max_attempts) {
+				sleep_ms(backoff_ms(attempt));
+				continue;
+			}
+			st = bde_error(errstr, rc == CURLE_OUT_OF_MEMORY ?
+			    BDE_ENOMEM : BDE_EUNREACH, "cannot reach '%s': %s "
+			    "(client-request-id %s)", label,
+			    c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc),
+			    rs->request_id);
+			goto out;
+		}
+		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &rs->status);
+		rs->retry_after = c->retry_after;
+		if (rs->status != 429 && rs->status != 503 &&
+		    rs->status != 504)
+			break;
+		wait = rs->retry_after >= 0 ? rs->retry_after * 1000LL :
+		    backoff_ms(attempt);
+		if (wait < RETRY_MIN_MS)
+			wait = RETRY_MIN_MS;
+		if (attempt >= c->o.max_attempts ||
+		    rs->retry_after > RETRY_AFTER_MAX_S ||
+		    now_ms() + wait >= c->deadline_ms) {
+			st = bde_error(errstr, BDE_EUNREACH, "'%s %s' is still "
+			    "refused with HTTP %ld after %d attempt%s%s "
+			    "(client-request-id %s)", rq->method, label,
+			    rs->status, attempt, attempt == 1 ? "" : "s",
+			    rs->retry_after >= 0 ? "; the server asks to "
+			    "wait longer" : "", rs->request_id);
+			goto out;
+		}
+		sleep_ms(wait);
+	}
+	st = take_body(c, rs, label, errstr);
+out:
+	slist_wipe_free(headers);
+	/* a body left in the transfer buffer is wiped, not kept */
+	if (c->body.p != NULL)
+		explicit_bzero(c->body.p, c->body.cap);
+	c->body.n = 0;
+	return st;
+}

@@ -1,0 +1,136 @@
+/*
+ * http.h - a small HTTPS + JSON client on libcurl, resource-agnostic: the
+ * identity platform, Graph and (later) Key Vault all go through it.
+ *
+ * One client owns one CURL easy handle for a whole command, so every
+ * request reuses one connection (one TLS handshake; HTTP/2 when the
+ * server offers it).  TLS verification is always on; only https:// URLs
+ * are allowed.  Throttling answers (429, 503, 504) are retried here,
+ * honouring Retry-After, within a bounded number of attempts and the
+ * client's overall deadline.  Bodies are capped (HTTP_MAX_BODY) and every
+ * response body is wiped when released: it may hold a password or token.
+ * Nothing here prints; nothing logs headers or bodies.
+ */
+#ifndef BDEKEY_HTTP_H
+#define BDEKEY_HTTP_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <cJSON.h>
+
+#include "core/core.h"
+
+#define HTTP_MAX_BODY (4u * 1024 * 1024)
+#define HTTP_DEFAULT_TIMEOUT 30		/* seconds per attempt */
+#define HTTP_DEFAULT_DEADLINE 300	/* seconds for the whole client */
+#define HTTP_DEFAULT_ATTEMPTS 5		/* tries of one request */
+
+/* Client settings; NULL/0 = the default.  Pointers are borrowed. */
+struct http_options {
+	const char *ca_bundle;	/* extra CA certificates (PEM), added to
+				   the system's */
+	int timeout;		/* seconds for one attempt */
+	int deadline;		/* seconds from http_client_new for all
+				   requests and their retries */
+	size_t max_body;	/* bytes; larger answers are BDE_EPROTO */
+	int max_attempts;	/* tries of one request (1 = no retry) */
+	const char *stats_file;	/* when set, http_client_free writes
+				   "requests N connects M\n" here */
+};
+
+struct http_client;
+
+/* One request.  Every pointer is borrowed for the call. */
+struct http_request {
+	const char *method;	/* "GET" or "POST" */
+	const char *url;	/* absolute https:// URL, already encoded */
+	const char *bearer;	/* secret: sent as "Authorization: Bearer" */
+	const char *content_type;	/* of body */
+	const char *body;	/* may hold secrets: the caller wipes it */
+	size_t body_len;
+	const char *const *headers;	/* extra "Name: value" lines,
+					   NULL-terminated, or NULL */
+};
+
+/* An answer: any HTTP status is an answer, the caller judges it. */
+struct http_response {
+	long status;
+	char *body;		/* NUL-terminated, len bytes; owned */
+	size_t len;
+	cJSON *json;		/* body parsed when it is JSON, else NULL */
+	char request_id[BDE_GUID_LEN + 1];	/* client-request-id sent */
+	long retry_after;	/* seconds the server asked for, or -1 */
+};
+
+/*
+ * Make a client.  *out is freed with http_client_free.  Errors:
+ * BDE_ENOMEM, BDE_ECONFIG (the CA bundle is unreadable), BDE_EUNREACH
+ * (libcurl cannot be set up).
+ */
+enum bde_status http_client_new(const struct http_options *o,
+    struct http_client **out, char **errstr);
+
+/* Write the statistics file when asked for, close the connection, free c. */
+void http_client_free(struct http_client *c);
+
+/*
+ * Move the client's deadline to `seconds` from now (the device code flow
+ * waits for a person far longer than a lookup may take).
+ */
+void http_client_set_deadline(struct http_client *c, int seconds);
+
+/*
+ * Sleep ms milliseconds (a Retry-After the caller handles itself, as in
+ * a $batch answer).  Returns 0, or -1 without sleeping when that would
+ * pass the deadline.
+ */
+int http_client_sleep(struct http_client *c, long long ms);
+
+/* Requests sent and connections opened so far (for benchmarks). */
+void http_client_stats(const struct http_client *c, long *requests,
+    long *connects);
+
+/*
+ * Send rq and fill *rs (release it with http_response_release, also after
+ * a failure).  429, 503 and 504 are retried after Retry-After (seconds or
+ * an HTTP date) or a capped exponential backoff with jitter; GETs are also
+ * retried after a connection that died without an answer.  Returns BDE_OK
+ * with any final status in rs->status.  A 2xx body that claims to be JSON
+ * and does not parse is BDE_EPROTO.  Errors: BDE_EUNREACH (connect, TLS,
+ * timeout, deadline, still throttled), BDE_EPROTO (oversized or malformed
+ * answer), BDE_ENOMEM; *errstr names the URL (without its query) and the
+ * client-request-id.
+ */
+enum bde_status http_send(struct http_client *c, const struct http_request *rq,
+    struct http_response *rs, char **errstr);
+
+/* Wipe and free the body and the parsed JSON; rs may be reused. */
+void http_response_release(struct http_response *rs);
+
+/*
+ * Wipe every string (values and names) in a cJSON tree, then delete it.
+ * For trees that held tokens or passwords.  NULL is fine.
+ */
+void http_json_wipe_delete(cJSON *item);
+
+/*
+ * Percent-encode s (RFC 3986: everything but unreserved characters) for
+ * a query value or a form field.  Returns a new string the caller frees
+ * (bde_secret_free when s was secret), or NULL when out of memory.
+ */
+char *http_escape(const char *s);
+
+/*
+ * "scheme://host[:port]" of url into a new string the caller frees, or
+ * NULL when url is not absolute or memory runs out.
+ */
+char *http_origin(const char *url);
+
+/* Fill out with a fresh random (version 4) GUID, lower case. */
+void http_random_guid(char out[BDE_GUID_LEN + 1]);
+
+/* "https://host/path" of url without its query, for messages, in buf. */
+const char *http_url_label(const char *url, char *buf, size_t len);
+
+#endif
