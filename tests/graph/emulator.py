@@ -119,13 +119,6 @@ def jdump(obj):
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def valid_password(pw):
-    blocks = pw.split("-")
-    if len(blocks) != 8:
-        return False
-    return all(len(b) == 6 and b.isdigit() and int(b) % 11 == 0 and int(b) // 11 < 65536 for b in blocks)
-
-
 def random_password(rng=secrets):
     return "-".join("%06d" % (11 * rng.randbelow(65536)) for _ in range(8))
 
@@ -1163,8 +1156,9 @@ class App:
         if cached is None:
             k = [kk for kk in self.s.keys if kk["deviceId"] == dev["deviceId"]]
             head = jdump({"@odata.context": ctx, "value": [self.key_json(kk, KEY_PROPS) for kk in k]})[:-1]
-            pad = HUGE_BODY_BYTES - len(head)
-            cached = head + b',"padding":"' + b"A" * pad + b'"}'
+            tail = b',"padding":"'
+            pad = HUGE_BODY_BYTES - len(head) - len(tail) - 2
+            cached = head + tail + b"A" * pad + b'"}'
             with self.s.lock:
                 self.s.huge_cache[rq.base] = cached
         r = Resp(200, cached)
@@ -1474,6 +1468,18 @@ class App:
                 if name == "last_user_code":
                     recs = sorted(s.device_codes.values(), key=lambda r: r["created"])
                     return Resp(200, (recs[-1]["user_code"] + "\n") if recs else "", ctype="text/plain")
+                if name == "generated":
+                    try:
+                        i = int(args.get("i", ""))
+                    except ValueError:
+                        return Resp(400, {"error": "need ?i=INDEX"})
+                    if not 0 <= i < s.gen.n:
+                        return Resp(404, {"error": "no generated key %d (--gen-keys %d)" % (i, s.gen.n)})
+                    k = s.gen.key(i)
+                    d = s.gen.device(i // s.gen.per)
+                    return Resp(200, {"index": i, "id": k["id"], "deviceId": k["deviceId"], "key": k["key"],
+                                      "createdDateTime": k["createdDateTime"], "volumeType": k["volumeType"],
+                                      "deviceName": d["displayName"], "deviceObjectId": d["id"]})
                 if name == "tokens":
                     return Resp(200, {"access": [{"kind": t["kind"], "subject": t["upn"] or t["client_id"],
                                                   "perms": sorted(t["perms"]), "expired": t["exp"] <= time.time()}
@@ -1630,7 +1636,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                          q(headers.get("client-request-id")), resp.note))
 
 
-class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
@@ -1667,6 +1673,9 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         # broken client cannot stall the accept loop.
         conn_id = next(self.ids)
         request.settimeout(IDLE_TIMEOUT_S)
+        # headers and body go out in separate writes: without TCP_NODELAY, Nagle +
+        # the client's delayed ACK add ~40 ms to every keep-alive request
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.ssl_ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as e:

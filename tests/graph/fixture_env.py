@@ -127,7 +127,10 @@ def env(fx, d, port):
 
 def main(argv):
     if len(argv) >= 3 and argv[1] == "check":
-        errs = check(load(argv[2]))
+        try:
+            errs = check(load(argv[2]))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            errs = ["cannot use %s: %s: %s" % (argv[2], type(e).__name__, e)]
         for x in errs:
             print("fixture: " + x, file=sys.stderr)
         return 1 if errs else 0

@@ -97,7 +97,13 @@ PY
         i=$((i + 1))
     done
     if [ $up != yes ]; then
-        echo "server.sh: the Graph emulator did not come up within 10 s" >&2
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "server.sh: the Graph emulator did not answer within 10 s" >&2
+        else
+            st=0
+            wait "$pid" || st=$?
+            echo "server.sh: the Graph emulator exited with status $st" >&2
+        fi
         tail_logs
         stop
         exit 1

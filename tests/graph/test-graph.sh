@@ -1,0 +1,393 @@
+#!/usr/bin/env bash
+# test-graph.sh - drive the real bdekey binary ($BDEKEY) against the Graph /
+# identity platform emulator (tests/graph/emulator.py, see README.md there):
+# sign-in (device code, refresh, secret, certificate), lookups by device
+# name and key ID, --show semantics, errors, $batch, throttling, rotation.
+# Request and handshake counts come from the emulator's log.
+#
+# Everything runs in a private temp dir (HOME, XDG_CACHE_HOME, ...); the
+# emulator is stopped on exit.  Every bdekey run is bounded by `timeout`.
+# Ends with "graph: N passed, M failed"; exit status 1 when one failed.
+# Under CI=true an emulator that does not start is a failure, else a skip.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+: "${BDEKEY:?BDEKEY must name the bdekey binary under test}"
+PY=${GRAPH_EMU_PYTHON:-/usr/bin/python3}
+T=60	# seconds any one bdekey run may take
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bdekey-graph.XXXXXX")
+cleanup() {
+	"$here/server.sh" stop "$tmp/srv" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# nothing from the caller's environment leaks in
+for v in $(env | sed -n 's/^\(BDEKEY_[A-Z_]*\)=.*/\1/p'); do
+	[ "$v" = BDEKEY ] || unset "$v"
+done
+export HOME=$tmp/home XDG_CACHE_HOME=$tmp/cache XDG_STATE_HOME=$tmp/state \
+	XDG_CONFIG_HOME=$tmp/config
+mkdir -p "$HOME"
+
+if ! env_lines=$(timeout 60 "$here/server.sh" start "$tmp/srv"); then
+	if [ "${CI:-}" = true ]; then
+		echo "graph: the emulator did not start"
+		echo "graph: 0 passed, 1 failed"
+		exit 1
+	fi
+	echo "graph: SKIPPED: the emulator did not start (python3-cryptography?)"
+	exit 0
+fi
+eval "$env_lines"
+LOG=$GRAPH_EMU_LOG
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+no() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# check NAME EXPECTED ACTUAL
+check() {
+	if [ "$2" = "$3" ]; then ok; else no "$1: expected [$2], got [$3]"; fi
+}
+# contains NAME FILE TEXT / lacks NAME FILE TEXT
+contains() {
+	if grep -qF -- "$3" "$2"; then ok; else
+		no "$1: '$3' not in $(basename "$2"):"; sed 's/^/    /' "$2" | head -20
+	fi
+}
+lacks() {
+	if grep -qF -- "$3" "$2"; then
+		no "$1: '$3' in $(basename "$2")"; grep -F -- "$3" "$2" | head -5
+	else ok; fi
+}
+
+CURL=(curl -sS --max-time 20 --cacert "$BDEKEY_CA_BUNDLE")
+emu() { "${CURL[@]}" "$GRAPH_EMU_URL/_test/$1" "${@:2}"; }
+cfg() {
+	emu config -o /dev/null -H 'Content-Type: application/json' -d "$1" ||
+		no "emulator config $1"
+}
+# js EXPR < json: a Python expression over the parsed document d
+js() { "$PY" -c 'import json,sys; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(json.dumps(r) if isinstance(r,(dict,list,bool)) or r is None else r)' "$1"; }
+
+# run NAME EXPECTED_STATUS COMMAND...: stdout in $tmp/out, stderr in
+# $tmp/err, the emulator's log lines of the run in $tmp/log
+run() {
+	local name=$1 want=$2 rc n0
+	shift 2
+	n0=$(wc -l <"$LOG")
+	timeout "$T" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	rc=$?
+	# the emulator logs a request after answering it: let it finish
+	sleep 0.2
+	tail -n +"$((n0 + 1))" "$LOG" | grep -v ' /_test/' >"$tmp/log"
+	if [ "$rc" = "$want" ]; then ok; else
+		no "$name: exit $rc, expected $want"
+		sed 's/^/    err: /' "$tmp/err" | head -10
+	fi
+}
+# bd NAME EXPECTED_STATUS ARGS...: run bdekey ARGS
+bd() { run "$1" "$2" "$BDEKEY" "${@:3}"; }
+# requests / new connections / token requests in $tmp/log
+nreq() { grep -c '^[^ ]* http conn=' "$tmp/log"; }
+ntls() { grep -c '^[^ ]* http conn=.* new_tls=1 ' "$tmp/log"; }
+ntoken() { grep -c 'oauth2/v2.0/token' "$tmp/log"; }
+keyreads() { grep -c 'select=key' "$tmp/log"; }
+
+G=(--source graph)
+user_login() {	# user_login UPN: sign in through the device code flow
+	local upn=$1 code="" i pid
+	cfg '{"device_flow":{"auto_approve_user":null,"pending_polls":1}}'
+	: >"$tmp/login.err"
+	timeout "$T" "$BDEKEY" login >"$tmp/login.out" 2>"$tmp/login.err" </dev/null &
+	pid=$!
+	# approve the code this login shows, not an older pending one
+	for i in $(seq 1 100); do
+		code=$(sed -n 's/.*enter the code \([A-Z0-9]*\).*/\1/p' "$tmp/login.err")
+		[ -n "$code" ] && break
+		sleep 0.1
+	done
+	emu approve -o /dev/null -f -d "user_code=$code" -d "user=$upn" ||
+		echo "approve $upn failed" >&2
+	wait "$pid"
+	echo $?
+}
+
+# ------------------------------------------------------------ not signed in
+bd "lookup before login" 3 lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "not signed in says login" "$tmp/err" "run 'bdekey login'"
+check "nothing sent before login" 0 "$(nreq)"
+
+# ------------------------------------------------------------ device code flow
+cfg '{"device_flow":{"auto_approve_user":null}}'
+timeout "$T" "$BDEKEY" login >"$tmp/out" 2>"$tmp/err" </dev/null &
+pid=$!
+for i in $(seq 1 100); do
+	code=$(sed -n 's/.*enter the code \([A-Z0-9]*\).*/\1/p' "$tmp/err")
+	[ -n "$code" ] && break
+	sleep 0.1
+done
+emu decline -o /dev/null -f -d "user_code=$code" || no "decline $code"
+wait "$pid"
+check "declined sign-in exits 3" 3 $?
+contains "declined says so" "$tmp/err" "declined"
+contains "declined names the error" "$tmp/err" "authorization_declined"
+
+cfg '{"device_flow":{"expires_in":2,"interval":1,"pending_polls":100}}'
+bd "expired device code" 3 login
+contains "expired device code says so" "$tmp/err" "expired"
+cfg '{"device_flow":{"expires_in":900,"pending_polls":1}}'
+
+check "login approved through _test/approve" 0 "$(user_login helpdesk@contoso.test)"
+contains "login shows the sign-in message" "$tmp/login.err" "microsoft.com/devicelogin"
+contains "login names the user" "$tmp/login.err" "helpdesk@contoso.test"
+check "login printed nothing on stdout" "" "$(cat "$tmp/login.out")"
+check "token cache directory is 0700" 700 "$(stat -c %a "$XDG_CACHE_HOME/bdekey")"
+cache=$(ls "$XDG_CACHE_HOME"/bdekey/token-*.json 2>/dev/null | head -1)
+check "one token cache file" 1 "$(ls "$XDG_CACHE_HOME"/bdekey | wc -l)"
+check "token cache file is 0600" 600 "$(stat -c %a "$cache")"
+check "no temporary file left" 0 "$(ls -a "$XDG_CACHE_HOME"/bdekey | grep -c XXXX)"
+
+# slow_down: RFC 8628 says add 5 s to the interval
+cfg '{"device_flow":{"auto_approve_user":"helpdesk@contoso.test","pending_polls":0,"slow_down_on_poll":1}}'
+bd "login through slow_down" 0 login
+check "slow_down then token" 2 "$(ntoken)"
+dc_interval=$(emu device_codes | js 'd["value"][-1]["interval"]')
+check "slow_down grew the interval" 6 "$dc_interval"
+cfg '{"device_flow":{"slow_down_on_poll":0,"pending_polls":1}}'
+
+# ------------------------------------------------------------ device lookups
+cfg '{"page_size":100}'
+bd "device with 3 keys, --show" 0 lookup "${G[@]}" --device LAPTOP-ALPHA --show --json
+check "3 keys" 3 "$(js 'len(d["keys"])' <"$tmp/out")"
+check "2 volumes" '["fixedData", "operatingSystem"]' "$(js 'sorted(set(k["volume"] for k in d["keys"]))' <"$tmp/out")"
+check "passwords" "$GRAPH_FX_KEY_ALPHA_FIXED_PASSWORD $GRAPH_FX_KEY_ALPHA_OS_NEW_PASSWORD $GRAPH_FX_KEY_ALPHA_OS_OLD_PASSWORD" \
+	"$(js '" ".join(sorted(k["password"] for k in d["keys"]))' <"$tmp/out")"
+check "all valid" true "$(js 'all(k["password_valid"] for k in d["keys"])' <"$tmp/out")"
+check "newest first" "${GRAPH_FX_KEY_ALPHA_OS_NEW_ID^^}" "$(js 'd["keys"][0]["key_id"]' <"$tmp/out")"
+check "device id" "$GRAPH_FX_DEV_ALPHA_DEVICE_ID" "$(js 'd["keys"][0]["device_id"]' <"$tmp/out")"
+check "source graph" graph "$(js 'd["keys"][0]["source"]' <"$tmp/out")"
+check "created with fraction" 2025-03-02T14:05:41Z "$(js 'd["keys"][0]["created"]' <"$tmp/out")"
+check "device lookup with --show: 3 requests" 3 "$(nreq)"
+check "device lookup with --show: 1 TLS handshake" 1 "$(ntls)"
+check "device lookup with --show: cached token used" 0 "$(ntoken)"
+check "3 key reads in one batch" 3 "$(grep -c 'batch-item .*select=key 200' "$tmp/log")"
+contains "User-Agent sent" "$tmp/log" 'ua="bdekey/'
+contains "ocp-client-name sent" "$tmp/log" 'ocp-client-name="bdekey"'
+check "client-request-id on every request" 0 "$(grep '^[^ ]* http conn=' "$tmp/log" | grep -c 'client-request-id=-')"
+
+bd "device lookup without --show" 0 lookup "${G[@]}" --device LAPTOP-ALPHA --json
+check "no password without --show" false "$(js 'any("password" in k for k in d["keys"])' <"$tmp/out")"
+check "no \$select=key request without --show" 0 "$(keyreads)"
+check "device lookup without --show: 2 requests" 2 "$(nreq)"
+bd "human output" 0 lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "human output has the key id" "$tmp/out" "${GRAPH_FX_KEY_ALPHA_FIXED_ID^^}"
+lacks "human output has no password" "$tmp/out" "$GRAPH_FX_KEY_ALPHA_FIXED_PASSWORD"
+
+cfg '{"page_size":2}'
+bd "paged key list" 0 lookup "${G[@]}" --device LAPTOP-ALPHA --show --json
+check "paged: 3 keys" 3 "$(js 'len(d["keys"])' <"$tmp/out")"
+check "paged: nextLink followed" 1 "$(grep -c 'skiptoken' "$tmp/log")"
+cfg '{"page_size":2,"empty_page_every":2}'
+bd "empty page in the middle" 0 lookup "${G[@]}" --device LAPTOP-ALPHA --json
+check "empty page: 3 keys" 3 "$(js 'len(d["keys"])' <"$tmp/out")"
+cfg '{"empty_page_every":0}'
+
+bd "name with a quote" 0 lookup "${G[@]}" --device "O'Brien-PC" --show --json
+check "O'Brien key" "${GRAPH_FX_KEY_OBRIEN_OS_ID^^}" "$(js 'd["keys"][0]["key_id"]' <"$tmp/out")"
+contains "quote doubled and encoded" "$tmp/log" "%27O%27%27Brien-PC%27"
+bd "non-ASCII name" 0 lookup "${G[@]}" --device "Zoë-Laptop" --show --json
+check "Zoë key" "${GRAPH_FX_KEY_ZOE_USB_ID^^}" "$(js 'd["keys"][0]["key_id"]' <"$tmp/out")"
+check "Zoë volume" removableData "$(js 'd["keys"][0]["volume"]' <"$tmp/out")"
+check "Zoë device name" "Zoë-Laptop" "$(js 'd["keys"][0]["device"]' <"$tmp/out")"
+check "Zoë password (wrapped answer)" "$GRAPH_FX_KEY_ZOE_USB_PASSWORD" "$(js 'd["keys"][0]["password"]' <"$tmp/out")"
+contains "UTF-8 percent-encoded" "$tmp/log" "Zo%C3%AB-Laptop"
+bd "case-insensitive name" 0 lookup "${G[@]}" --device laptop-alpha --json
+check "case-insensitive: 3 keys" 3 "$(js 'len(d["keys"])' <"$tmp/out")"
+
+bd "name matching two devices" 0 lookup "${G[@]}" --device SHARED-NAME --show --json
+check "two devices: 2 keys" 2 "$(js 'len(d["keys"])' <"$tmp/out")"
+check "two devices: both device ids" "$(printf '%s\n' "$GRAPH_FX_DEV_SHARED1_DEVICE_ID" "$GRAPH_FX_DEV_SHARED2_DEVICE_ID" | sort | tr '\n' ' ')" \
+	"$(js '"\n".join(sorted(k["device_id"] for k in d["keys"]))' <"$tmp/out" | tr '\n' ' ')"
+check "two devices: passwords" 2 "$(js 'sum(1 for k in d["keys"] if k["password_valid"])' <"$tmp/out")"
+
+bd "device without keys" 1 lookup "${G[@]}" --device EMPTY-PC
+bd "unknown device" 1 lookup "${G[@]}" --device NO-SUCH-PC
+bd "bad checksum" 5 lookup "${G[@]}" --device BADSUM-PC --show
+contains "bad checksum shown as invalid" "$tmp/out" "INVALID"
+
+# ------------------------------------------------------------ key ID lookups
+cfg '{"page_size":2}'
+bd "full key ID" 0 lookup "${G[@]}" --key-id "$GRAPH_FX_KEY_ALPHA_FIXED_ID" --json
+check "full key ID: device name" LAPTOP-ALPHA "$(js 'd["keys"][0]["device"]' <"$tmp/out")"
+check "full key ID: volume" fixedData "$(js 'd["keys"][0]["volume"]' <"$tmp/out")"
+check "full key ID: no key read" 0 "$(keyreads)"
+bd "full key ID, --show" 0 lookup "${G[@]}" --key-id "{${GRAPH_FX_KEY_ALPHA_OS_OLD_ID^^}}" --show --json
+check "full key ID --show: password" "$GRAPH_FX_KEY_ALPHA_OS_OLD_PASSWORD" "$(js 'd["keys"][0]["password"]' <"$tmp/out")"
+check "full key ID --show: 2 requests" 2 "$(nreq)"
+bd "unknown full key ID" 1 lookup "${G[@]}" --key-id 00000000-0000-4000-8000-000000000000
+
+bd "key ID prefix scan" 0 lookup "${G[@]}" --key-id 9f8e7d6c --show --json
+check "prefix: both matches" "${GRAPH_FX_KEY_COLLIDE_A_KEY_ID^^} ${GRAPH_FX_KEY_COLLIDE_B_KEY_ID^^}" \
+	"$(js '" ".join(sorted(k["key_id"] for k in d["keys"]))' <"$tmp/out")"
+check "prefix: device names" "COLLIDE-A COLLIDE-B" "$(js '" ".join(sorted(k["device"] for k in d["keys"]))' <"$tmp/out")"
+check "prefix: volume 4 is unknown" unknown "$(js '[k["volume"] for k in d["keys"] if k["device"]=="COLLIDE-B"][0]' <"$tmp/out")"
+check "prefix: only matches read" 2 "$(grep -c 'select=key 200' "$tmp/log")"
+bd "key ID prefix scan without --show" 0 lookup "${G[@]}" --key-id 9F8E7D6C --json
+check "prefix without --show: no key read" 0 "$(keyreads)"
+bd "prefix matching nothing" 1 lookup "${G[@]}" --key-id 0badf00d
+
+# throttling in the middle of a scan: every 3rd Graph request gets a 429
+cfg '{"throttle_every_n":3,"retry_after_s":1}'
+bd "throttled scan" 0 lookup "${G[@]}" --key-id 9f8e7d6c --show --json
+cfg '{"throttle_every_n":0}'
+check "throttled scan: complete" 2 "$(js 'len(d["keys"])' <"$tmp/out")"
+check "throttled scan: passwords" 2 "$(js 'sum(1 for k in d["keys"] if k["password_valid"])' <"$tmp/out")"
+if [ "$(grep -c ' 429 ' "$tmp/log")" -ge 1 ]; then ok; else no "throttled scan: no 429 seen"; fi
+cfg '{"throttle_503_once":true}'
+bd "503 retried" 0 lookup "${G[@]}" --device LAPTOP-ALPHA
+check "503 then success" 1 "$(grep -c ' 503 ' "$tmp/log")"
+cfg '{"fail_next":[{"status":429,"retry_after":1,"match":"/recoveryKeys/1a2b3c4d","count":1}]}'
+bd "429 inside a batch" 0 lookup "${G[@]}" --device LAPTOP-ALPHA --show --json
+check "429 inside a batch: all passwords" 3 "$(js 'sum(1 for k in d["keys"] if k["password_valid"])' <"$tmp/out")"
+check "429 inside a batch: retried" 1 "$(grep -c 'batch-item .*1a2b3c4d.* 429' "$tmp/log")"
+cfg '{"fail_next":[{"status":503,"retry_after":1,"match":"/recoveryKeys","count":10}]}'
+bd "throttled for good" 4 lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "throttled for good names the request id" "$tmp/err" "client-request-id"
+cfg '{"fail_next":[]}'
+
+# ------------------------------------------------------------ $batch fallbacks
+cfg '{"page_size":100,"batch_refused":true}'
+bd "batch refused" 0 lookup "${G[@]}" --device LAPTOP-ALPHA --show --json
+check "batch refused: all passwords" 3 "$(js 'sum(1 for k in d["keys"] if k["password_valid"])' <"$tmp/out")"
+check "batch refused: single reads" 3 "$(grep -c 'GET .*select=key 200' "$tmp/log")"
+cfg '{"batch_refused":false,"batch_refuse_key_reads":true}'
+bd "key reads refused inside a batch" 0 lookup "${G[@]}" --device LAPTOP-ALPHA --show --json
+check "inner refusal: all passwords" 3 "$(js 'sum(1 for k in d["keys"] if k["password_valid"])' <"$tmp/out")"
+cfg '{"batch_refuse_key_reads":false}'
+
+# ------------------------------------------------------------ broken answers
+bd "malformed JSON" 4 lookup "${G[@]}" --device BROKEN-JSON
+contains "malformed JSON says so" "$tmp/err" "malformed JSON"
+bd "oversized answer" 4 lookup "${G[@]}" --device HUGE-BODY
+contains "oversized answer says so" "$tmp/err" "larger than"
+
+# ------------------------------------------------------------ token expiry
+before=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["refresh_token"])' "$cache")
+emu expire_tokens -o /dev/null -X POST
+bd "expired access token refreshed" 0 lookup "${G[@]}" --device LAPTOP-ALPHA
+check "one refresh" 1 "$(grep -c 'issued=refresh_token' "$tmp/log")"
+after=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["refresh_token"])' "$cache")
+if [ "$before" != "$after" ]; then ok; else no "refresh token not replaced in the cache"; fi
+check "cache still 0600 after refresh" 600 "$(stat -c %a "$cache")"
+bd "refreshed token reused" 0 lookup "${G[@]}" --device LAPTOP-ALPHA
+check "no second refresh" 0 "$(ntoken)"
+# a token Graph refuses although it has not expired: one refresh, then 401 again
+emu expire_tokens -o /dev/null -X POST -d refresh=1
+bd "revoked sign-in" 3 lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "revoked sign-in says login" "$tmp/err" "bdekey login"
+contains "revoked sign-in names the error" "$tmp/err" "invalid_grant"
+
+chmod 644 "$cache"
+bd "cache readable by others refused" 2 lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "cache permission message" "$tmp/err" "accessible by others"
+chmod 600 "$cache"
+
+# ------------------------------------------------------------ limited users
+check "basic user login" 0 "$(user_login basic@contoso.test)"
+bd "ReadBasic: no password" 3 lookup "${G[@]}" --device LAPTOP-ALPHA --show --json
+check "ReadBasic: keys still listed" 3 "$(js 'len(d["keys"])' <"$tmp/out")"
+check "ReadBasic: no password shown" false "$(js 'any("password" in k for k in d["keys"])' <"$tmp/out")"
+contains "ReadBasic: names the permission" "$tmp/err" "BitlockerKey.Read.All"
+check "ReadBasic: error kind" permission "$(js 'd["errors"][0]["kind"]' <"$tmp/out")"
+bd "ReadBasic without --show" 0 lookup "${G[@]}" --device LAPTOP-ALPHA
+check "norole user login" 0 "$(user_login norole@contoso.test)"
+bd "no key-reading role" 3 lookup "${G[@]}" --device LAPTOP-ALPHA --show
+contains "no role: names a role" "$tmp/err" "role"
+bd "logout" 0 logout
+check "logout removed the cache" 0 "$(ls "$XDG_CACHE_HOME"/bdekey | wc -l)"
+bd "logout again" 0 logout
+bd "lookup after logout" 3 lookup "${G[@]}" --device LAPTOP-ALPHA
+
+# ------------------------------------------------------------ application sign-in
+APP=(env BDEKEY_CLIENT_ID="$GRAPH_EMU_APP_CLIENT_ID")
+run "app secret" 0 "${APP[@]}" BDEKEY_CLIENT_SECRET_FILE="$GRAPH_EMU_APP_SECRET_FILE" \
+	"$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA --show --json
+check "app secret: passwords" 3 "$(js 'sum(1 for k in d["keys"] if k["password_valid"])' <"$tmp/out")"
+contains "app secret: client_credentials" "$tmp/log" "issued=client_secret"
+check "app: no cache written" 0 "$(ls "$XDG_CACHE_HOME"/bdekey | wc -l)"
+printf 'not-the-secret' >"$tmp/bad-secret"
+chmod 600 "$tmp/bad-secret"
+run "wrong secret" 3 "${APP[@]}" BDEKEY_CLIENT_SECRET_FILE="$tmp/bad-secret" \
+	"$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "wrong secret: error and correlation id" "$tmp/err" "invalid_client"
+contains "wrong secret: correlation id" "$tmp/err" "correlation id"
+run "app without permissions" 3 env BDEKEY_CLIENT_ID="$GRAPH_EMU_NOROLES_CLIENT_ID" \
+	BDEKEY_CLIENT_SECRET_FILE="$GRAPH_EMU_NOROLES_SECRET_FILE" \
+	"$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "no permissions: names Device.Read.All" "$tmp/err" "Device.Read.All"
+run "certificate (PS256)" 0 "${APP[@]}" BDEKEY_CLIENT_CERT="$GRAPH_EMU_APP_CERT" \
+	BDEKEY_CLIENT_KEY="$GRAPH_EMU_APP_KEY" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA --show
+contains "certificate accepted" "$tmp/log" "issued=client_assertion"
+run "certificate (RS256)" 0 "${APP[@]}" BDEKEY_CLIENT_CERT="$GRAPH_EMU_APP_CERT" \
+	BDEKEY_CLIENT_KEY="$GRAPH_EMU_APP_KEY" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA \
+	--assertion-alg RS256
+contains "RS256 accepted" "$tmp/log" "issued=client_assertion"
+run "unregistered certificate" 3 "${APP[@]}" BDEKEY_CLIENT_CERT="$GRAPH_EMU_WRONG_CERT" \
+	BDEKEY_CLIENT_KEY="$GRAPH_EMU_WRONG_KEY" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "unregistered certificate refused by the service" "$tmp/err" "invalid_client"
+run "key of another certificate" 3 "${APP[@]}" BDEKEY_CLIENT_CERT="$GRAPH_EMU_APP_CERT" \
+	BDEKEY_CLIENT_KEY="$GRAPH_EMU_WRONG_KEY" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "wrong key named" "$tmp/err" "does not belong"
+cp "$GRAPH_EMU_APP_KEY" "$tmp/open.key"
+chmod 644 "$tmp/open.key"
+run "key readable by others" 2 "${APP[@]}" BDEKEY_CLIENT_CERT="$GRAPH_EMU_APP_CERT" \
+	BDEKEY_CLIENT_KEY="$tmp/open.key" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
+run "login refuses an app" 2 "${APP[@]}" BDEKEY_CLIENT_SECRET_FILE="$GRAPH_EMU_APP_SECRET_FILE" \
+	"$BDEKEY" login
+
+# ------------------------------------------------------------ rotation
+SECRET=("${APP[@]}" BDEKEY_CLIENT_SECRET_FILE="$GRAPH_EMU_APP_SECRET_FILE")
+run "rotate: ambiguous name" 2 "${SECRET[@]}" "$BDEKEY" rotate --device SHARED-NAME --yes
+contains "ambiguous name lists the device ids" "$tmp/err" "$GRAPH_FX_DEV_SHARED1_DEVICE_ID"
+run "rotate: ambiguous managed device" 2 "${SECRET[@]}" "$BDEKEY" rotate \
+	--device-id "$GRAPH_FX_DEV_SHARED1_DEVICE_ID" --yes
+contains "ambiguous managed device lists both" "$tmp/err" "$GRAPH_FX_MD_SHARED1_B_ID"
+check "ambiguous: no rotation POST" 0 "$(grep -c 'rotateBitLockerKeys' "$tmp/log")"
+check "ambiguous: nothing rotated" 0 "$(emu rotations | js 'len(d["value"])')"
+run "rotate: unknown device" 1 "${SECRET[@]}" "$BDEKEY" rotate --device NO-SUCH-PC --yes
+run "rotate: no terminal, no --yes" 2 setsid -w "${SECRET[@]}" "$BDEKEY" rotate --device LAPTOP-ALPHA
+check "no terminal: nothing sent" 0 "$(nreq)"
+run "rotate: both options" 2 "$BDEKEY" rotate --device A --device-id B --yes
+cfg '{"ignore_managed_filter":true}'
+run "rotate with the filter ignored" 0 "${SECRET[@]}" "$BDEKEY" rotate --device LAPTOP-ALPHA --yes --reason INC-1
+cfg '{"ignore_managed_filter":false}'
+contains "rotate reports" "$tmp/out" "$GRAPH_FX_MD_ALPHA_ID"
+check "rotation recorded once" 1 "$(emu rotations | js 'len(d["value"])')"
+check "the right device rotated" "$GRAPH_FX_MD_ALPHA_ID" "$(emu rotations | js 'd["value"][0]["managedDeviceId"]')"
+check "rotation on beta" 1 "$(grep -c 'POST /graph/beta/deviceManagement/managedDevices/.*/rotateBitLockerKeys 204' "$tmp/log")"
+contains "rotation audited" "$XDG_STATE_HOME/bdekey/audit.jsonl" '"managed_device_id"'
+run "rotation added a key" 0 "${SECRET[@]}" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA --show --json
+check "4 keys after rotation" 4 "$(js 'len(d["keys"])' <"$tmp/out")"
+check "new key is newest and valid" true "$(js 'd["keys"][0]["password_valid"]' <"$tmp/out")"
+check "user rotation: login" 0 "$(user_login helpdesk@contoso.test)"
+run "rotate by device id as a user" 0 "$BDEKEY" rotate --device-id "$GRAPH_FX_DEV_ALPHA_DEVICE_ID" --yes
+check "second rotation recorded" 2 "$(emu rotations | js 'len(d["value"])')"
+check "basic login" 0 "$(user_login basic@contoso.test)"
+run "rotate without Intune permission" 3 "$BDEKEY" rotate --device LAPTOP-ALPHA --yes
+contains "rotate permission named" "$tmp/err" "DeviceManagementManagedDevices"
+
+# ------------------------------------------------------------ transport
+check "helpdesk login" 0 "$(user_login helpdesk@contoso.test)"
+run "wrong CA" 4 env BDEKEY_CA_BUNDLE="$GRAPH_EMU_OTHER_CA" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "wrong CA: certificate problem" "$tmp/err" "certificate"
+run "no CA bundle: system store only" 4 env -u BDEKEY_CA_BUNDLE "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
+port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+run "unreachable" 4 env BDEKEY_GRAPH="https://127.0.0.1:$port/graph" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
+run "plain http refused" 2 env BDEKEY_GRAPH="http://127.0.0.1:$GRAPH_EMU_PORT/graph" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
+
+# every lookup above without --show read no key: only --show runs did
+echo "graph: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
