@@ -13,7 +13,6 @@ the middle key of all bulk keys) and prints it.
 import argparse
 import os
 import shlex
-import subprocess
 import sys
 import time
 
@@ -23,12 +22,19 @@ from populate import computer_msg, key_msg, open_samdb  # noqa: E402
 
 
 def dc_running(dirpath):
-    pgid_file = os.path.join(dirpath, "run", "samba.pgid")
-    if not os.path.exists(pgid_file):
+    """True if a live (non-zombie) process is in the process group in DIR/run/samba.pgid."""
+    try:
+        pgid = open(os.path.join(dirpath, "run", "samba.pgid")).read().strip()
+    except OSError:
         return False
-    pgid = open(pgid_file).read().strip()
-    return pgid != "" and subprocess.run(["pgrep", "-g", pgid],
-                                         stdout=subprocess.DEVNULL).returncode == 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[2] == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def main():

@@ -7,8 +7,10 @@
 #   dc.sh env DIR        print `export` lines for tests:  eval "$(dc.sh env DIR)"
 #   dc.sh bulk DIR [N]   stop, add N computers (default 10000) with one key each, restart
 #
-# Knobs: AD_START_TIMEOUT (s, default 60), AD_STOP_TIMEOUT (s, default 20).
-# Needs root (ports 88/389/636).  One DC per machine (fixed loopback ports).
+# Knobs: AD_START_TIMEOUT (s, default 60), AD_STOP_TIMEOUT (s, default 20),
+#        AD_IP (loopback address, default 127.0.0.1; fixed per DIR at provisioning:
+#        use e.g. AD_IP=127.0.0.2 to run a second DC next to another one).
+# Needs root (ports 88/389/636).  One DC per loopback address.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,15 +29,29 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 usage() {
-    sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
 [ $# -ge 2 ] || usage
 CMD=$1
 case "$CMD" in start|stop|status|env|bulk) ;; *) usage ;; esac
-mkdir -p "$2"
+case "$CMD" in
+start|bulk) mkdir -p "$2" ;;
+*) [ -d "$2" ] || die "no such directory: $2" ;;
+esac
 DIR=$(cd "$2" && pwd)
+[ "$DIR" != / ] || die "DIR must not be /"
+# The DC's address is chosen at provisioning and stored in DIR/ad_ip.
+if [ -s "$DIR/ad_ip" ]; then
+    IP=$(cat "$DIR/ad_ip")
+    if [ -n "${AD_IP:-}" ] && [ "$AD_IP" != "$IP" ]; then
+        log "note: $DIR was provisioned for $IP; ignoring AD_IP=$AD_IP"
+    fi
+else
+    IP=${AD_IP:-127.0.0.1}
+fi
+[[ $IP =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "AD_IP must be a 127.x.y.z address"
 CONF=$DIR/etc/smb.conf
 TLS=$DIR/tls
 PGID_FILE=$DIR/run/samba.pgid
@@ -56,7 +72,7 @@ tail_logs() {
 rootdse_ok() {
     local out
     out=$(LDAPTLS_CACERT=$TLS/ca.pem LDAPTLS_REQCERT=demand \
-          timeout 5 ldapsearch -LLL -x -H ldaps://127.0.0.1 -o nettimeout=3 -l 3 \
+          timeout 5 ldapsearch -LLL -x -H "ldaps://$IP" -o nettimeout=3 -l 3 \
           -b '' -s base defaultNamingContext 2>/dev/null) || return 1
     grep -qi "^defaultNamingContext: $BASE\$" <<<"$out"
 }
@@ -70,7 +86,7 @@ group_pids() {
         read -r line 2>/dev/null <"$st" || continue
         line=${line##*) }                   # drop "pid (comm) ": comm may hold spaces
         read -ra f <<<"$line"               # state ppid pgrp ...
-        if [ "${f[2]:-}" = "$want" ]; then
+        if [ "${f[2]:-}" = "$want" ] && [ "${f[0]}" != Z ]; then   # zombies don't count
             p=${st#/proc/}
             echo "${p%/stat}"
         fi
@@ -93,8 +109,8 @@ running_pgid() {
     done
 }
 
-port_busy() {  # something accepts TCP connections on 127.0.0.1:$1
-    timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+port_busy() {  # something accepts TCP connections on $IP:$1
+    timeout 2 bash -c "exec 3<>/dev/tcp/$IP/$1" 2>/dev/null
 }
 
 host_names() {  # the machine's host name (and FQDN if different), for SANs/SPNs
@@ -110,7 +126,8 @@ host_names() {  # the machine's host name (and FQDN if different), for SANs/SPNs
 make_tls() {
     [ -s "$TLS/server.pem" ] && [ -s "$TLS/server.key" ] && [ -s "$TLS/ca.pem" ] && return 0
     local san h
-    san="IP:127.0.0.1,DNS:localhost,DNS:$DC_HOST.${REALM,,},DNS:$DC_HOST"
+    san="IP:$IP,DNS:localhost,DNS:$DC_HOST.${REALM,,},DNS:$DC_HOST"
+    [ "$IP" = 127.0.0.1 ] || san="$san,IP:127.0.0.1"
     for h in $(host_names); do san="$san,DNS:$h"; done
     mkdir -p "$TLS"
     (
@@ -149,15 +166,15 @@ write_krb5_conf() {
 
 [realms]
     $REALM = {
-        kdc = 127.0.0.1
-        admin_server = 127.0.0.1
-        kpasswd_server = 127.0.0.1
+        kdc = $IP
+        admin_server = $IP
+        kpasswd_server = $IP
     }
 
 [domain_realm]
     .${REALM,,} = $REALM
     ${REALM,,} = $REALM
-    127.0.0.1 = $REALM
+    $IP = $REALM
     localhost = $REALM
 EOF
         for h in $(host_names); do echo "    $h = $REALM"; done
@@ -168,11 +185,16 @@ EOF
 provision() {
     local t0 t1 adminpass
     t0=$(now)
+    IP=${AD_IP:-$IP}
     # Start from scratch: a half-done provisioning is never reused.
-    rm -rf "$DIR/etc" "$DIR/private" "$DIR/state" "$DIR/cache" "$DIR/bind-dns" \
+    rm -rf "${DIR:?}/etc" "$DIR/private" "$DIR/state" "$DIR/cache" "$DIR/bind-dns" \
            "$DIR/run" "$DIR/log" "$DIR"/*.tdb "$DIR"/*.pass "$DIR/msg.lock" "$DIR/msg.sock" \
-           "$DIR/.provisioned" "$DIR/bulk.env" "$DIR/krb5cc"
+           "$DIR/.provisioned" "$DIR/bulk.env" "$DIR/krb5cc" "$DIR/ad_ip"
     mkdir -p "$DIR/run/ncalrpc" "$DIR/run/winbindd" "$DIR/run/ntp_signd" "$DIR/log"
+    echo "$IP" >"$DIR/ad_ip"
+    local ifaces=lo                     # 127.0.0.1 and ::1
+    [ "$IP" = 127.0.0.1 ] || ifaces="$IP/8"
+    rm -rf "$TLS"
     make_tls
     adminpass="Adm-$(openssl rand -hex 8)-Z9q"
     (umask 077; printf '%s' "$adminpass" >"$DIR/admin.pass")
@@ -183,7 +205,7 @@ provision() {
             timeout 300 samba-tool domain provision --targetdir="$DIR" -s /dev/null \
             --use-rfc2307 --realm="$REALM" --domain="$DOMAIN" --host-name="$DC_HOST" \
             --server-role=dc --dns-backend=NONE --adminpass="$adminpass" \
-            --option="interfaces = lo" \
+            --option="interfaces = $ifaces" \
             --option="bind interfaces only = yes" \
             --option="pid directory = $DIR/run" \
             --option="ncalrpc dir = $DIR/run/ncalrpc" \
@@ -205,7 +227,7 @@ provision() {
     log "provisioned in $(since "$t0") s; populating"
     t1=$(now)
     local hosts
-    hosts=$(host_names | paste -sd, -)
+    hosts=$( (echo "$IP"; host_names) | paste -sd, -)
     if ! env -u KRB5_CONFIG -u KRB5CCNAME timeout 300 "$PY" "$HERE/populate.py" \
             --conf "$CONF" --dir "$DIR" --hosts "$hosts" >"$DIR/log/populate.log" 2>&1; then
         cat "$DIR/log/populate.log" >&2
@@ -220,7 +242,7 @@ check_ports() {
     local port
     for port in 636 389 88; do
         if port_busy "$port"; then
-            die "127.0.0.1:$port is already in use (another DC running? see 'dc.sh stop OTHERDIR')"
+            die "$IP:$port is already in use (another DC running? stop it, or provision this DIR with another AD_IP=127.x.y.z)"
         fi
     done
 }
@@ -251,12 +273,12 @@ start_samba() {
     until rootdse_ok && port_busy 389 && port_busy 88; do
         if ! kill -0 "$pid" 2>/dev/null; then
             tail_logs
-            stop_samba || true
+            stop_samba --kill || true
             die "samba exited before answering on LDAPS"
         fi
         if [ "$(date +%s)" -ge "$deadline" ]; then
             tail_logs
-            stop_samba || true
+            stop_samba --kill || true
             die "no LDAPS rootDSE answer from samba within ${START_TIMEOUT}s"
         fi
         sleep 0.3
@@ -282,15 +304,16 @@ sweep_pidfiles() {
     done
 }
 
-stop_samba() {
-    local pgid deadline t
+stop_samba() {  # [--kill]: SIGKILL at once (used when start failed)
+    local pgid deadline t sig=TERM
+    [ "${1:-}" = --kill ] && sig=KILL
     pgid=$(running_pgid)
     if [ -z "$pgid" ]; then
         rm -f "$PGID_FILE"
         sweep_pidfiles
         return 0
     fi
-    kill -TERM -- "-$pgid" 2>/dev/null || true
+    kill -"$sig" -- "-$pgid" 2>/dev/null || true
     deadline=$(( $(date +%s) + STOP_TIMEOUT ))
     while [ -n "$(group_pids "$pgid")" ]; do
         if [ "$(date +%s)" -ge "$deadline" ]; then
@@ -317,6 +340,9 @@ print_env() {
     echo "export LDAPSASL_NOCANON=on"
     echo "export AD_DIR=$(q "$DIR")"
     echo "export AD_HOSTNAME=$(q "$(hostname)")"
+    echo "export AD_IP=$IP"
+    echo "export AD_URI_LDAPS=ldaps://$IP"
+    echo "export AD_URI_LDAP=ldap://$IP"
     local u U
     for u in admin helpdesk reader noaccess; do
         U=${u^^}

@@ -159,8 +159,6 @@ def env_vars():
         ("AD_DOMAIN", DOMAIN),
         ("AD_DNS_DOMAIN", DNS_DOMAIN),
         ("AD_DC_HOST", "%s.%s" % (DC_NAME.lower(), DNS_DOMAIN)),
-        ("AD_URI_LDAPS", "ldaps://127.0.0.1"),
-        ("AD_URI_LDAP", "ldap://127.0.0.1"),
         ("AD_OU", OU_WS),
         ("AD_FVE_CLASS_GUID", FVE_CLASS_GUID),
         ("AD_ADMIN_USER", "Administrator"),
@@ -188,8 +186,7 @@ def env_vars():
             v += [(c.env + "_KEY" + sfx, k.guid), (c.env + "_PW" + sfx, k.password),
                   (c.env + "_VOL" + sfx, k.volume), (c.env + "_RDN" + sfx, k.rdn),
                   (c.env + "_KEYDN" + sfx, dn(k.rdn, c.dn))]
-    v += [("AD_ALPHA_VOL_A", "{A1A1A1A1-1111-4111-8111-111111111111}"),
-          ("AD_ALPHA_VOL_B", "{B2B2B2B2-2222-4222-8222-222222222222}"),
+    v += [("AD_ALPHA_VOL_A", "{A1A1A1A1-1111-4111-8111-111111111111}"),   # = VOL_OLD = VOL_NEW
           ("AD_TWIN_PREFIX", "77777777")]
     return v
 

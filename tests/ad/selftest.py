@@ -100,7 +100,7 @@ def main():
     rc, out, err = run(e2, ["ldapsearch", "-LLL", "-x", "-o", "nettimeout=5", "-l", "10",
                             "-H", E["AD_URI_LDAPS"], "-b", "", "-s", "base", "defaultNamingContext"])
     check(rc != 0, "LDAPS without the test CA is rejected (rc=%d)" % rc)
-    for host in ["localhost", E["AD_HOSTNAME"]]:
+    for host in (["localhost", E["AD_HOSTNAME"]] if E["AD_IP"] == "127.0.0.1" else []):
         rc, out, err = run(E, ["ldapsearch", "-LLL", "-x", "-o", "nettimeout=5", "-l", "10",
                                "-H", "ldaps://%s" % host, "-b", "", "-s", "base", "defaultNamingContext"])
         check(rc == 0, "LDAPS to %s verifies (SAN)" % host)

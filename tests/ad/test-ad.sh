@@ -1,0 +1,518 @@
+#!/bin/bash
+# test-ad.sh - bdekey's AD backend against a real Samba AD DC on 127.0.0.1.
+#
+#   BDEKEY=build/dev/bdekey tests/ad/test-ad.sh
+#
+# Starts the fixture DC (tests/ad/dc.sh) in a temporary directory and stops
+# it on exit, or reuses a running one when BDEKEY_AD_DIR names its
+# directory.  Drives the real binary through `bdekey lookup --source ad` and
+# `bdekey package`, checking stdout, JSON, stderr and exit statuses.  What
+# went over the wire inside TLS (paged results control, attribute list,
+# filters) is checked through tests/ad/ldapspy.py, a TLS-terminating proxy.
+#
+# Ends with one line "ad: N passed, M failed"; exits 1 when any failed.
+# Outside CI a DC that cannot start skips the suite (said loudly); with
+# CI=true it is a failure.
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PY=/usr/bin/python3
+BDEKEY=${BDEKEY:?BDEKEY must name the bdekey binary under test}
+case $BDEKEY in /*) ;; *) BDEKEY=$PWD/$BDEKEY ;; esac
+T=${AD_TEST_TIMEOUT:-30}	# seconds for any one command
+# a sanitizer build: leaks in libraries we do not own are listed there
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$HERE/../lsan.supp:print_suppressions=0}
+
+pass=0
+fail=0
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bdekey-ad.XXXXXX")
+DIR=${BDEKEY_AD_DIR:-$TMP/dc}
+STARTED=0
+SPY_PIDS=()
+
+cleanup() {
+	local p
+	for p in "${SPY_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ "$STARTED" = 1 ]; then
+		timeout 60 "$HERE/dc.sh" stop "$DIR" >/dev/null 2>&1
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() {
+	pass=$((pass + 1))
+	echo "ok   $*"
+}
+
+not_ok() {
+	fail=$((fail + 1))
+	echo "FAIL $*"
+	if [ -s "$TMP/err" ]; then
+		sed 's/^/     stderr: /' "$TMP/err" | head -n 5
+	fi
+}
+
+# check NAME COND...: a test passes when the shell condition holds.
+check() {
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+# run [VAR=value...] -- ARGS...: run bdekey with a bounded time; stdout in
+# $TMP/out, stderr in $TMP/err, exit status in $RC, seconds in $SECS.
+run() {
+	local envs=() t0
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	t0=$(date +%s.%N)
+	env "${envs[@]}" timeout "$T" "$BDEKEY" "$@" >"$TMP/out" 2>"$TMP/err" \
+		</dev/null
+	RC=$?
+	SECS=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+}
+
+# expect NAME STATUS: the last run exited with STATUS.
+expect() {
+	if [ "$RC" = "$2" ]; then
+		ok "$1 (exit $RC, ${SECS}s)"
+	else
+		not_ok "$1: exit $RC, expected $2"
+	fi
+}
+
+# json EXPR: evaluate a Python expression over the last JSON output (d).
+json() {
+	"$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+r = eval(sys.argv[2])
+print(r if not isinstance(r, bool) else str(r).lower())' "$TMP/out" "$1" 2>>"$TMP/err"
+}
+
+# jcheck NAME EXPR: a test that the Python expression over d is true.
+jcheck() {
+	if [ "$(json "$2")" = true ]; then ok "$1"; else not_ok "$1: $2"; fi
+}
+
+err_has() { grep -qF -- "$1" "$TMP/err"; }
+out_has() { grep -qF -- "$1" "$TMP/out"; }
+
+# spy_start NAME [ARGS]: ldapspy on a free port; sets SPY_PORT, SPY_LOG.
+spy_start() {
+	local name=$1 i
+	shift
+	SPY_LOG=$TMP/spy-$name.log
+	: >"$SPY_LOG"
+	SPY_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	"$PY" "$HERE/ldapspy.py" --port "$SPY_PORT" --upstream ldaps://127.0.0.1 \
+		--cert "$DIR/tls/server.pem" --key "$DIR/tls/server.key" \
+		--cafile "$DIR/tls/ca.pem" --log "$SPY_LOG" "$@" \
+		>"$TMP/spy-$name.out" 2>&1 &
+	SPY_PIDS+=($!)
+	for i in $(seq 50); do
+		grep -q ready "$TMP/spy-$name.out" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "ldapspy did not start" >&2
+	return 1
+}
+
+# spy EXPR: a Python expression over the spy log's records (r, a list);
+# a = every search, s = the searches but the RootDSE read (base "").
+spy() {
+	"$PY" -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+a = [x for x in r if x["op"] == "search"]
+s = [x for x in a if x["base"] != ""]
+v = eval(sys.argv[2])
+print(v if not isinstance(v, bool) else str(v).lower())' "$SPY_LOG" "$1" 2>>"$TMP/err"
+}
+
+scheck() {
+	if [ "$(spy "$2")" = true ]; then ok "$1"; else not_ok "$1: $2"; fi
+}
+
+# ------------------------------------------------------------ the DC
+start_dc() {
+	if [ -n "${BDEKEY_AD_DIR:-}" ] &&
+	    timeout 30 "$HERE/dc.sh" status "$DIR" >/dev/null 2>&1; then
+		echo "using the running DC in $DIR"
+		return 0
+	fi
+	if timeout 600 "$HERE/dc.sh" start "$DIR" >"$TMP/dc.log" 2>&1; then
+		STARTED=1
+		return 0
+	fi
+	STARTED=1	# stop whatever half started
+	sed 's/^/dc: /' "$TMP/dc.log" | tail -n 20
+	return 1
+}
+
+if ! start_dc; then
+	if [ "${CI:-}" = true ]; then
+		echo "FAIL the Samba AD DC did not start"
+		echo "ad: 0 passed, 1 failed"
+		exit 1
+	fi
+	echo "SKIPPED: the Samba AD DC did not start (not CI: not a failure)"
+	echo "ad: 0 passed, 0 failed"
+	exit 0
+fi
+eval "$(timeout 60 "$HERE/dc.sh" env "$DIR")" || {
+	echo "FAIL dc.sh env"
+	echo "ad: 0 passed, 1 failed"
+	exit 1
+}
+
+# A clean, private environment: no config file, no audit log in $HOME.
+export HOME=$TMP/home XDG_CONFIG_HOME=$TMP/home/.config
+mkdir -p "$HOME"
+export BDEKEY_AUDIT_LOG=$TMP/audit.log
+export KRB5CCNAME=FILE:$TMP/krb5cc
+unset BDEKEY_LDAP_URI BDEKEY_LDAP_BASE BDEKEY_LDAP_MECH BDEKEY_LDAP_BINDDN \
+	BDEKEY_LDAP_PASSWORD_FILE BDEKEY_LDAP_STARTTLS BDEKEY_LDAP_PAGE_SIZE \
+	BDEKEY_TIMEOUT BDEKEY_TENANT BDEKEY_CONFIG LDAPURI LDAPBASE
+
+# password files, mode 0600
+(
+	umask 077
+	printf '%s\n' "$AD_HELPDESK_PASS" >"$TMP/helpdesk.pass"
+	printf '%s\n' "$AD_READER_PASS" >"$TMP/reader.pass"
+	printf '%s\n' "$AD_NOACCESS_PASS" >"$TMP/noaccess.pass"
+	printf '%s\n' "not-the-Password-1" >"$TMP/wrong.pass"
+)
+cp "$TMP/helpdesk.pass" "$TMP/open.pass"
+chmod 644 "$TMP/open.pass"
+
+LDAPS=ldaps://127.0.0.1
+LDAP=ldap://127.0.0.1
+SIMPLE=(BDEKEY_LDAP_MECH=SIMPLE "BDEKEY_LDAP_BINDDN=$AD_HELPDESK_DN"
+	"BDEKEY_LDAP_PASSWORD_FILE=$TMP/helpdesk.pass")
+READER=(BDEKEY_LDAP_MECH=SIMPLE "BDEKEY_LDAP_BINDDN=$AD_READER_DN"
+	"BDEKEY_LDAP_PASSWORD_FILE=$TMP/reader.pass" "BDEKEY_LDAP_URI=$LDAPS")
+GSS=("BDEKEY_LDAP_URI=$LDAP")
+
+# ------------------------------------------------------------ GSSAPI
+if printf '%s\n' "$AD_HELPDESK_PASS" |
+    timeout "$T" kinit "$AD_HELPDESK_UPN" >"$TMP/err" 2>&1; then
+	ok "kinit $AD_HELPDESK_UPN"
+else
+	not_ok "kinit $AD_HELPDESK_UPN"
+fi
+
+run "${GSS[@]}" -- lookup --source ad --device PC-ALPHA --json
+expect "gssapi: lookup --device PC-ALPHA" 0
+jcheck "gssapi: three keys, newest first by whenCreated (not CN order)" \
+	"[k['key_id'] for k in d['keys']] == ['$AD_ALPHA_KEY_NEW'.strip('{}'), '$AD_ALPHA_KEY_B'.strip('{}'), '$AD_ALPHA_KEY_OLD'.strip('{}')]"
+jcheck "gssapi: two volumes, rotation history on volume A" \
+	"[k['volume_guid'] for k in d['keys']] == ['$AD_ALPHA_VOL_A'.strip('{}'), '$AD_ALPHA_VOL_B'.strip('{}'), '$AD_ALPHA_VOL_A'.strip('{}')]"
+jcheck "gssapi: record fields (source, device, dn, computer_dn)" \
+	"all(k['source'] == 'ad' and k['device'] == 'PC-ALPHA' and k['computer_dn'] == '$AD_ALPHA_DN' for k in d['keys']) and d['keys'][0]['dn'] == r'''$AD_ALPHA_KEYDN_NEW'''"
+jcheck "gssapi: created is RFC 3339 UTC" \
+	"all(__import__('re').fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ', k['created']) for k in d['keys'])"
+jcheck "gssapi: without --show no password and password_valid null" \
+	"all('password' not in k and k['password_valid'] is None for k in d['keys']) and d['errors'] == []"
+
+run "${GSS[@]}" -- lookup --source ad --device PC-ALPHA --show --json
+expect "gssapi: lookup --device PC-ALPHA --show" 0
+jcheck "gssapi: --show reads every password, all valid" \
+	"[k.get('password') for k in d['keys']] == ['$AD_ALPHA_PW_NEW', '$AD_ALPHA_PW_B', '$AD_ALPHA_PW_OLD'] and all(k['password_valid'] is True for k in d['keys'])"
+
+run "${GSS[@]}" -- lookup --source ad --device PC-BETA --show
+expect "gssapi: human output" 0
+check "gssapi: human output has key ID and password" \
+	eval 'out_has "${AD_BETA_KEY:1:36}" && out_has "$AD_BETA_PW"'
+
+run "${GSS[@]}" "BDEKEY_LDAP_URI=ldaps://127.0.0.1" -- lookup --source ad \
+	--device PC-BETA
+expect "gssapi over TLS (maxssf=0; Samba allows no SASL inside TLS)" 3
+check "gssapi over TLS: Samba's answer to maxssf=0" err_has "Sign or Seal are required"
+
+run "${GSS[@]}" "KRB5CCNAME=FILE:$TMP/no-such-ccache" -- lookup --source ad \
+	--device PC-BETA
+expect "gssapi without a ticket" 3
+check "gssapi without a ticket: says so" err_has "No Kerberos credentials"
+
+# ------------------------------------------------------------ simple bind
+run "${SIMPLE[@]}" "BDEKEY_LDAP_URI=$LDAPS" -- lookup --source ad \
+	--device PC-BETA --show --json
+expect "simple bind over LDAPS" 0
+jcheck "simple bind over LDAPS: the password" \
+	"d['keys'][0]['password'] == '$AD_BETA_PW' and d['keys'][0]['password_valid'] is True"
+
+run "${SIMPLE[@]}" -- lookup --source ad --ldap-uri "$LDAP" --starttls \
+	--device PC-BETA --show --json
+expect "simple bind with --starttls" 0
+jcheck "simple bind with --starttls: the password" \
+	"d['keys'][0]['password'] == '$AD_BETA_PW'"
+
+# refused before anything is sent: nothing may even connect to the spy
+spy_start clear --silent
+run "${SIMPLE[@]}" -- lookup --source ad --ldap-uri "ldap://127.0.0.1:$SPY_PORT" \
+	--device PC-BETA
+expect "cleartext simple bind refused" 2
+check "cleartext simple bind: message names ldaps:// and --starttls" \
+	eval 'err_has "refusing a simple bind without TLS" && err_has "use ldaps:// or --starttls"'
+scheck "cleartext simple bind: no connection was even opened" "len(r) == 0"
+run "${SIMPLE[@]}" -- lookup --source ad --ldap-uri "$LDAPS" \
+	--ldap-uri "ldap://127.0.0.1:$SPY_PORT" --device PC-BETA
+expect "cleartext simple bind refused on a later failover URI too" 2
+scheck "cleartext as second URI: refused before connecting" "len(r) == 0"
+
+run BDEKEY_LDAP_MECH=SIMPLE "BDEKEY_LDAP_BINDDN=$AD_HELPDESK_DN" \
+	"BDEKEY_LDAP_PASSWORD_FILE=$TMP/wrong.pass" "BDEKEY_LDAP_URI=$LDAPS" -- \
+	lookup --source ad --device PC-BETA
+expect "wrong password" 3
+check "wrong password: message" \
+	eval 'err_has "cannot bind as '"'$AD_HELPDESK_DN'"'" && err_has "invalid credentials"'
+
+run BDEKEY_LDAP_MECH=SIMPLE "BDEKEY_LDAP_BINDDN=$AD_HELPDESK_DN" \
+	"BDEKEY_LDAP_PASSWORD_FILE=$TMP/wrong.pass" "BDEKEY_LDAP_URI=$LDAPS" -- \
+	lookup --source ad --device PC-BETA --json
+expect "wrong password --json" 3
+jcheck "wrong password --json: error kind auth" \
+	"d['keys'] == [] and d['errors'][0]['source'] == 'ad' and d['errors'][0]['kind'] == 'auth'"
+
+run BDEKEY_LDAP_MECH=SIMPLE "BDEKEY_LDAP_BINDDN=$AD_HELPDESK_DN" \
+	"BDEKEY_LDAP_PASSWORD_FILE=$TMP/open.pass" "BDEKEY_LDAP_URI=$LDAPS" -- \
+	lookup --source ad --device PC-BETA
+expect "password file readable by others refused" 2
+
+run "${SIMPLE[@]}" "BDEKEY_LDAP_URI=$LDAPS" "LDAPTLS_CACERT=/etc/ssl/certs/ca-certificates.crt" \
+	LDAPTLS_REQCERT=never -- lookup --source ad --device PC-BETA
+expect "unknown CA refused even with LDAPTLS_REQCERT=never" 4
+check "unknown CA: says the TLS handshake failed" err_has "TLS handshake failed"
+
+# ------------------------------------------------------------ failover
+run "${SIMPLE[@]}" -- lookup --source ad --ldap-uri ldaps://127.0.0.1:1 \
+	--ldap-uri "$LDAPS" --device PC-BETA --json
+expect "failover: first URI down, second answers" 0
+jcheck "failover: key found through the second URI" \
+	"d['keys'][0]['key_id'] == '${AD_BETA_KEY:1:36}'"
+
+run "${SIMPLE[@]}" "BDEKEY_LDAP_URI=ldaps://127.0.0.1:1 $LDAPS" -- lookup \
+	--source ad --device PC-BETA
+expect "failover from BDEKEY_LDAP_URI (space-separated)" 0
+
+run "${SIMPLE[@]}" -- lookup --source ad --ldap-uri ldaps://127.0.0.1:1 \
+	--ldap-uri ldaps://127.0.0.1:2 --device PC-BETA
+expect "every URI down" 4
+check "every URI down: names both" \
+	eval 'err_has "ldaps://127.0.0.1:1" && err_has "ldaps://127.0.0.1:2"'
+
+spy_start silent --silent
+run "${SIMPLE[@]}" -- lookup --source ad --timeout 2 \
+	--ldap-uri "ldaps://127.0.0.1:$SPY_PORT" --device PC-BETA
+expect "silent server: the TLS handshake times out" 4
+check "silent server: within the timeout, says timed out" \
+	eval 'err_has "timed out" && awk -v s="$SECS" "BEGIN { exit !(s < 8) }"'
+run "${SIMPLE[@]}" -- lookup --source ad --timeout 2 \
+	--ldap-uri "ldaps://127.0.0.1:$SPY_PORT" --ldap-uri "$LDAPS" --device PC-BETA
+expect "silent first server: failover to the second" 0
+
+spy_start stall --stall-search
+run "${SIMPLE[@]}" -- lookup --source ad --timeout 2 \
+	--ldap-uri "ldaps://127.0.0.1:$SPY_PORT" --device PC-BETA
+expect "server hangs after the bind: the search times out" 4
+check "server hangs after the bind: within the timeout" \
+	eval 'err_has "timed out" && awk -v s="$SECS" "BEGIN { exit !(s < 8) }"'
+
+# ------------------------------------------------------------ permissions
+run "${READER[@]}" -- lookup --source ad --device PC-ALPHA --show
+expect "reader (Read Property, no Control Access): --show" 3
+check "reader: says no permission, not no key" \
+	out_has "no permission to read the password (needs Control Access)"
+run "${READER[@]}" -- lookup --source ad --device PC-ALPHA --show --json
+jcheck "reader --json: keys listed, no password, password_valid null" \
+	"len(d['keys']) == 3 and all('password' not in k and k['password_valid'] is None for k in d['keys'])"
+run "${READER[@]}" -- lookup --source ad --device PC-ALPHA
+expect "reader without --show lists the keys" 0
+
+run BDEKEY_LDAP_MECH=SIMPLE "BDEKEY_LDAP_BINDDN=$AD_NOACCESS_DN" \
+	"BDEKEY_LDAP_PASSWORD_FILE=$TMP/noaccess.pass" "BDEKEY_LDAP_URI=$LDAPS" -- \
+	lookup --source ad --device PC-ALPHA --show
+expect "no grant at all: the DC hides the recovery objects" 1
+
+# ------------------------------------------------------------ names
+run "${GSS[@]}" -- lookup --source ad --device "$AD_WEIRD_CN" --json
+expect "name with ( ) * \\ , and non-ASCII" 0
+jcheck "odd name: device and computer_dn as stored" \
+	"len(d['keys']) == 1 and d['keys'][0]['device'] == '''$AD_WEIRD_CN''' and d['keys'][0]['computer_dn'] == r'''$AD_WEIRD_DN'''"
+run "${GSS[@]}" -- lookup --source ad --device "$AD_WEIRD_SAM" --json
+jcheck "odd name: found by sAMAccountName '$AD_WEIRD_SAM'" \
+	"[k['key_id'] for k in d['keys']] == ['${AD_WEIRD_KEY:1:36}']"
+run "${GSS[@]}" -- lookup --source ad --device "$AD_WEIRD_DNSNAME" --json
+jcheck "odd name: found by dNSHostName '$AD_WEIRD_DNSNAME'" \
+	"[k['key_id'] for k in d['keys']] == ['${AD_WEIRD_KEY:1:36}']"
+run "${GSS[@]}" -- lookup --source ad --key-id "${AD_WEIRD_KEY:1:8}" --json
+jcheck "odd name: by key ID, device unescaped from the DN" \
+	"d['keys'][0]['device'] == '''$AD_WEIRD_CN''' and d['keys'][0]['computer_dn'] == r'''$AD_WEIRD_DN'''"
+for name in '*' 'PC-*' 'PC-ALPHA)(cn=*' '*)(objectClass=*'; do
+	run "${GSS[@]}" -- lookup --source ad --device "$name"
+	expect "filter characters are escaped: --device '$name' finds nothing" 1
+done
+run "${GSS[@]}" -- lookup --source ad --device pc-alpha
+expect "device names are case-insensitive" 0
+
+run "${GSS[@]}" -- lookup --source ad --device PC-NOKEY
+expect "computer without a key" 1
+check "computer without a key: says no key found" err_has "no recovery key"
+run "${GSS[@]}" -- lookup --source ad --device NO-SUCH-PC
+expect "unknown computer" 1
+
+run "${GSS[@]}" -- lookup --source ad --device PC-BADSUM --show --json
+expect "stored password with a bad block" 5
+jcheck "bad block: flagged invalid, never valid" \
+	"d['keys'][0]['password_valid'] is False and d['keys'][0]['password'] == '$AD_BADSUM_PW'"
+run "${GSS[@]}" -- lookup --source ad --device PC-BADSUM --show
+check "bad block: human output warns" out_has "INVALID"
+
+# ------------------------------------------------------------ key IDs
+NEW=${AD_ALPHA_KEY_NEW:1:36}
+HEX=${NEW//-/}
+run "${GSS[@]}" -- lookup --source ad --key-id "${HEX:0:8}" --json
+expect "key ID prefix of 8 hex digits" 0
+jcheck "8 digits: the one key, with its computer" \
+	"[(k['key_id'], k['device'], k['computer_dn']) for k in d['keys']] == [('$NEW', 'PC-ALPHA', '$AD_ALPHA_DN')]"
+run "${GSS[@]}" -- lookup --source ad --key-id "${HEX,,}" --show --json
+expect "key ID of 32 hex digits, lower case" 0
+jcheck "32 digits: the key and its password" \
+	"[k['key_id'] for k in d['keys']] == ['$NEW'] and d['keys'][0]['password'] == '$AD_ALPHA_PW_NEW'"
+run "${GSS[@]}" -- lookup --source ad --key-id "$AD_ALPHA_KEY_NEW" --json
+jcheck "full ID with braces and dashes" "[k['key_id'] for k in d['keys']] == ['$NEW']"
+for n in 9 10 12 13 16 18 20 25 31; do
+	run "${GSS[@]}" -- lookup --source ad --key-id "${HEX:0:$n}" --json
+	jcheck "key ID prefix of $n hex digits" "[k['key_id'] for k in d['keys']] == ['$NEW']"
+done
+# same first 8 digits, differs later: the DC filter matches, the client must not
+run "${GSS[@]}" -- lookup --source ad --key-id "${HEX:0:8}FFFF" --json
+expect "prefix matching 8 digits but not 12: nothing" 1
+run "${GSS[@]}" -- lookup --source ad --key-id "${HEX:0:31}0" --json
+expect "31 digits right, last one wrong: nothing" 1
+run "${GSS[@]}" -- lookup --source ad --key-id "$AD_TWIN_PREFIX" --json
+expect "twin prefix" 0
+jcheck "twin prefix: both keys, both computers" \
+	"sorted((k['key_id'], k['device']) for k in d['keys']) == [('${AD_TWIN1_KEY:1:36}', 'PC-TWIN1'), ('${AD_TWIN2_KEY:1:36}', 'PC-TWIN2')]"
+# Samba cuts substring chunks at a NUL byte and matches nothing when the
+# first stored byte is NUL: key IDs whose digits 7-8 are "00" (1 in 256)
+NULKEY=$("$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import fixture
+print(fixture.many_key_guid(100).strip("{}"))' "$HERE")
+run "${GSS[@]}" -- lookup --source ad --key-id "${NULKEY:0:8}" --json
+expect "key ID whose first stored byte is NUL (${NULKEY:0:8})" 0
+jcheck "first stored byte NUL: found, on PC-MANY" \
+	"[(k['key_id'], k['device']) for k in d['keys']] == [('$NULKEY', 'PC-MANY')]"
+TWIN1=${AD_TWIN1_KEY:1:36}
+TWINHEX=${TWIN1//-/}
+run "${GSS[@]}" -- lookup --source ad --key-id "${TWINHEX:0:22}" --json
+expect "key ID prefix with a NUL byte inside (${TWINHEX:0:22})" 0
+jcheck "NUL inside the prefix: the one key" "[k['key_id'] for k in d['keys']] == ['$TWIN1']"
+for bad in 1A2B3C4 XYZ12345 1A2B3C4D5E6F4A5B8C7D9E0F1A2B3C4D0 '1A2B-3C4D' '1A2B3C4D}' ''; do
+	run "${GSS[@]}" -- lookup --source ad --key-id "$bad"
+	expect "malformed key ID '$bad'" 2
+done
+
+# ------------------------------------------------------------ on the wire
+# PC-MANY has more than 1000 recovery objects: AD's MaxPageSize.
+spy_start many
+run "${SIMPLE[@]}" -- lookup --source ad --ldap-uri "ldaps://127.0.0.1:$SPY_PORT" \
+	--page-size 100 --device PC-MANY --json
+expect "PC-MANY ($AD_MANY_COUNT keys) with --page-size 100" 0
+jcheck "PC-MANY: every key, newest first" \
+	"len(d['keys']) == $AD_MANY_COUNT and d['keys'][0]['key_id'] == '${AD_MANY_KEY_LAST:1:36}' and d['keys'][-1]['key_id'] == '${AD_MANY_KEY_FIRST:1:36}' and len({k['key_id'] for k in d['keys']}) == $AD_MANY_COUNT"
+PAGED=1.2.840.113556.1.4.319
+scheck "paging: every search carries the paged results control" \
+	"len(a) > 0 and all(any(c['oid'] == '$PAGED' for c in x['controls']) for x in a)"
+scheck "paging: one-level search followed the cookie over 11 pages of 100" \
+	"[(c['size'], c['cookie'] != '') for x in s if x['scope'] == 'one' for c in x['controls'] if c['oid'] == '$PAGED'] == [(100, False)] + [(100, True)] * 10"
+scheck "paging: LDAP_SERVER_DOMAIN_SCOPE sent, not critical" \
+	"all(any(c['oid'] == '1.2.840.113556.1.4.1339' and not c['critical'] for c in x['controls']) for x in a)"
+scheck "computer search: cn and sAMAccountName, no dNSHostName for a bare name" \
+	"s[0]['filter'] == '(&(objectCategory=computer)(|(cn=PC-MANY)(sAMAccountName=PC-MANY\$)))'"
+scheck "recovery search: one level under the computer" \
+	"all(x['base'] == '$AD_MANY_DN' and x['filter'] == '(objectClass=msFVE-RecoveryInformation)' for x in s if x['scope'] == 'one')"
+scheck "without --show: msFVE-RecoveryPassword never requested" \
+	"all(x['attrs'] and '*' not in x['attrs'] and 'msfve-recoverypassword' not in [n.lower() for n in x['attrs']] for x in a)"
+
+spy_start show
+run "${SIMPLE[@]}" -- lookup --source ad --ldap-uri "ldaps://127.0.0.1:$SPY_PORT" \
+	--device PC-BETA --show
+expect "through the spy with --show" 0
+scheck "with --show: msFVE-RecoveryPassword requested for recovery objects only" \
+	"[('msFVE-RecoveryPassword' in x['attrs']) for x in s] == [False, True]"
+scheck "a bind, the RootDSE (no base set), computer and keys searches" \
+	"[(x['op'], x.get('scope')) for x in r if x['op'] not in ('accept', 'unbind')] == [('bind', None), ('search', 'base'), ('search', 'sub'), ('search', 'one')]"
+
+spy_start fqdn
+run "${SIMPLE[@]}" -- lookup --source ad --ldap-uri "ldaps://127.0.0.1:$SPY_PORT" \
+	--device "$AD_BETA_DNSNAME"
+expect "dotted name" 0
+scheck "dotted name: dNSHostName asked as well" \
+	"'(dNSHostName=$AD_BETA_DNSNAME)' in s[0]['filter']"
+
+spy_start keyid
+run "${SIMPLE[@]}" -- lookup --source ad --ldap-uri "ldaps://127.0.0.1:$SPY_PORT" \
+	--key-id "${HEX:0:8}"
+run "${SIMPLE[@]}" -- lookup --source ad --ldap-uri "ldaps://127.0.0.1:$SPY_PORT" \
+	--key-id "$HEX"
+run "${SIMPLE[@]}" -- lookup --source ad --ldap-uri "ldaps://127.0.0.1:$SPY_PORT" \
+	--key-id "${HEX:0:12}"
+# storage order of 1A2B3C4D-5E6F-4A5B-8C7D-9E0F1A2B3C4D (MS-DTYP 2.3.4.2)
+scheck "key ID filters: binary msFVE-RecoveryGuid, first field reversed" \
+	"[x['filter'] for x in s] == ['(&(objectClass=msFVE-RecoveryInformation)(msFVE-RecoveryGuid=\\\\4d\\\\3c\\\\2b\\\\1a*))', '(&(objectClass=msFVE-RecoveryInformation)(msFVE-RecoveryGuid=\\\\4d\\\\3c\\\\2b\\\\1a\\\\6f\\\\5e\\\\5b\\\\4a\\\\8c\\\\7d\\\\9e\\\\0f\\\\1a\\\\2b\\\\3c\\\\4d))', '(&(objectClass=msFVE-RecoveryInformation)(msFVE-RecoveryGuid=\\\\4d\\\\3c\\\\2b\\\\1a\\\\6f\\\\5e*))']"
+run "${SIMPLE[@]}" -- lookup --source ad --ldap-uri "ldaps://127.0.0.1:$SPY_PORT" \
+	--key-id "${NULKEY:0:8}"
+scheck "key ID with a NUL first stored byte: matched in the CN instead" \
+	"s[-1]['filter'] == '(&(objectClass=msFVE-RecoveryInformation)(cn=*{${NULKEY:0:8}*))'"
+scheck "key ID search: from the domain root, subtree" \
+	"all(x['base'] == '$BDEKEY_TEST_BASE' and x['scope'] == 'sub' for x in s)"
+
+# ------------------------------------------------------------ package
+PKG=$TMP/pkg/key.bin
+mkdir -p "$TMP/pkg"
+expected_pkg() {
+	"$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import fixture
+sys.stdout.buffer.write(fixture.key_package(sys.argv[2]))' "$HERE" "$1"
+}
+expected_pkg "$AD_ALPHA_KEY_NEW" >"$TMP/expected.bin"
+run "${GSS[@]}" -- package --key-id "${HEX:0:8}" -o "$PKG"
+expect "package: --key-id 8 digits -o FILE" 0
+check "package: the bytes of msFVE-KeyPackage" cmp -s "$PKG" "$TMP/expected.bin"
+check "package: mode 0600" eval '[ "$(stat -c %a "$PKG")" = 600 ]'
+check "package: audited before writing" \
+	eval 'grep -q "\"action\":\"package\"" "$BDEKEY_AUDIT_LOG" && grep -q "$NEW" "$BDEKEY_AUDIT_LOG"'
+printf 'keep me' >"$TMP/pkg/other.bin"
+run "${GSS[@]}" -- package --key-id "${HEX:0:8}" -o "$TMP/pkg/other.bin"
+expect "package: refuses to overwrite" 2
+check "package: existing file untouched" eval '[ "$(cat "$TMP/pkg/other.bin")" = "keep me" ]'
+check "package: says use --force" err_has "use --force"
+chmod 644 "$TMP/pkg/other.bin"
+run "${GSS[@]}" -- package --key-id "$AD_ALPHA_KEY_NEW" -o "$TMP/pkg/other.bin" --force
+expect "package --force overwrites" 0
+check "package --force: new content, mode 0600" \
+	eval 'cmp -s "$TMP/pkg/other.bin" "$TMP/expected.bin" && [ "$(stat -c %a "$TMP/pkg/other.bin")" = 600 ]'
+ln -s "$TMP/pkg/target.bin" "$TMP/pkg/link.bin"
+run "${GSS[@]}" -- package --key-id "${HEX:0:8}" -o "$TMP/pkg/link.bin" --force
+check "package --force never writes through a symbolic link" \
+	eval '[ "$RC" != 0 ] && [ ! -e "$TMP/pkg/target.bin" ]'
+run "${GSS[@]}" -- package --key-id "$AD_TWIN_PREFIX" -o "$TMP/pkg/twin.bin"
+expect "package: ambiguous prefix" 2
+check "package: ambiguous prefix writes nothing" eval '[ ! -e "$TMP/pkg/twin.bin" ]'
+run "${GSS[@]}" -- package --key-id 0BADC0DE -o "$TMP/pkg/none.bin"
+expect "package: unknown key" 1
+run "${READER[@]}" -- package --key-id "${HEX:0:8}" -o "$TMP/pkg/reader.bin"
+expect "package: reader may not read it" 3
+check "package: reader writes nothing" eval '[ ! -e "$TMP/pkg/reader.bin" ]'
+run "${GSS[@]}" -- package --key-id 1A2B -o "$TMP/pkg/bad.bin"
+expect "package: malformed key ID" 2
+run "${GSS[@]}" -- package --key-id "${HEX:0:8}"
+expect "package: -o missing" 2
+
+echo "ad: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
