@@ -32,6 +32,18 @@ for t in "$@"; do
 done
 run "cli cases" timeout 600 "$PY" tests/clitest.py "$BDEKEY" tests/cli/*.t
 run "cli edge cases" timeout 120 tests/cli/edge.sh
+# one Samba DC for every suite that needs AD (provisioning takes seconds)
+addir=$(mktemp -d /tmp/bdekey-check-ad.XXXXXX)
+trap 'tests/ad/dc.sh stop "$addir" >/dev/null 2>&1; rm -rf "$addir"' EXIT
+if timeout 600 tests/ad/dc.sh start "$addir" >"$addir.log" 2>&1; then
+	export BDEKEY_AD_DIR=$addir
+else
+	echo "the Samba AD DC did not start:"
+	tail -20 "$addir.log"
+	fail=$((fail + 1))
+	failed+=("samba-dc")
+fi
+rm -f "$addir.log"
 for suite in tests/ad/test-ad.sh tests/graph/test-graph.sh tests/e2e/test-*.sh; do
 	[ -f "$suite" ] || continue
 	run "$suite" timeout 1800 bash "$suite"
