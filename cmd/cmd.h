@@ -56,6 +56,10 @@ extern const struct cmd cmd_help;
 extern const struct cmd cmd_lookup;
 extern const struct cmd cmd_config;
 extern const struct cmd cmd_recover;
+extern const struct cmd cmd_login;
+extern const struct cmd cmd_logout;
+extern const struct cmd cmd_rotate;
+extern const struct cmd cmd_package;
 
 const struct cmd *cmd_find(const char *name);
 

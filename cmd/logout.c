@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 static const struct cmd_optgroup *const logout_groups[] = {
-	&settings_graph_group, NULL
+	&settings_graph_group, &settings_common_group, NULL
 };
 static const char *const logout_synopsis[] = { "[--tenant TENANT]", NULL };
 

@@ -391,9 +391,15 @@ forget_passwords(struct bde_keylist *keys)
 	}
 }
 
+/*
+ * Read-out needs exactly one key whose password was read and passes its
+ * checksums; checked before anything is recorded or shown.  Returns
+ * EXIT_FOUND or the status to stop with.
+ */
 static int
-read_out_one(const struct bde_keylist *all)
+read_out_check(const struct bde_keylist *all)
 {
+	char why[128];
 	size_t i;
 
 	if (all->n > 1) {
@@ -405,12 +411,15 @@ read_out_one(const struct bde_keylist *all)
 			    all->v[i].source);
 		return EXIT_USAGE;
 	}
-	if (all->v[0].pw == BDE_PW_DENIED) {
+	if (all->v[0].pw != BDE_PW_READ) {
 		cmd_warn("read-out: key %s: %s", all->v[0].key_id,
 		    denied_text(&all->v[0]));
 		return EXIT_AUTH;
 	}
-	return cmd_read_out(&all->v[0]);
+	if (!password_ok(all->v[0].password, why, sizeof(why)))
+		/* cmd_read_out names every failing block and refuses */
+		return cmd_read_out(&all->v[0]);
+	return EXIT_FOUND;
 }
 
 static int
@@ -476,6 +485,10 @@ run_lookup(const struct cmd *self, int argc, char **argv)
 	}
 	find_warn_errors(&f);
 
+	/* a password that will not be read out is not recorded as read */
+	if (lo.read_out && f.keys.n > 0 &&
+	    (status = read_out_check(&f.keys)) != EXIT_FOUND)
+		goto out;
 	/* the audit record comes first: no record, no password */
 	if (lo.show && audit_reveal(&s, &lo, &f) < 0) {
 		forget_passwords(&f.keys);
@@ -483,7 +496,7 @@ run_lookup(const struct cmd *self, int argc, char **argv)
 		goto out;
 	}
 	if (lo.read_out && f.keys.n > 0) {
-		status = cmd_finish(read_out_one(&f.keys));
+		status = cmd_finish(cmd_read_out(&f.keys.v[0]));
 		goto out;
 	}
 	if (lo.json) {

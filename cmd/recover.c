@@ -185,7 +185,9 @@ static const char *const recover_synopsis[] = {
 /* The agent's terminal: prompts and answers go through it. */
 struct term {
 	int fd;		/* /dev/tty, or -1 when not interactive */
-	char *answers[Q_COUNT + 4];	/* typed answers we own */
+	/* typed answers we own: caller, device, key ID (3 tries), reason,
+	   the questions (3 tries each), rotation */
+	char *answers[4 + 3 * Q_COUNT + 4];
 	size_t nanswers;
 };
 

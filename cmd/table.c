@@ -9,6 +9,10 @@ const struct cmd *const cmd_table[] = {
 	&cmd_lookup,
 	&cmd_check,
 	&cmd_recover,
+	&cmd_package,
+	&cmd_rotate,
+	&cmd_login,
+	&cmd_logout,
 	&cmd_config,
 	&cmd_help,
 	NULL
