@@ -65,7 +65,8 @@ trim_url(const char *url)
  * The scope string: the app's "{resource}/.default", or the delegated
  * permissions with openid/profile (for the user's name in the id_token)
  * and offline_access (for a refresh token).  The resource is the Graph
- * origin: the cloud's host, or the overriding URL's origin.
+ * origin: the cloud's host, or the overriding URL's origin.  Returns a
+ * new string the caller frees, or NULL when out of memory.
  */
 static char *
 make_scope(const char *origin, int app)
@@ -112,7 +113,7 @@ graph_free(struct graph *g)
 
 /*
  * The state without network: URLs, scope, HTTP client and identity
- * session.  want_app = 0 forces a delegated session (login).
+ * session.  allow_app = 0 forces a delegated session (login, logout).
  */
 static enum bde_status
 graph_new(const struct graph_settings *s, int allow_app, struct graph **out,
@@ -502,7 +503,10 @@ out:
 	return st;
 }
 
-/* The $batch body for the requests whose indexes are in idx. */
+/*
+ * The $batch body for the requests whose indexes are in idx: a new
+ * string the caller frees, or NULL when out of memory.
+ */
 static char *
 batch_body(const struct graph_req *r, const size_t *idx, size_t n)
 {

@@ -23,7 +23,7 @@ json_string(const cJSON *o, const char *name)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* A lower-case copy (GUIDs in URLs and device ids), or NULL. */
+/* A lower-case copy (GUIDs in URLs, device ids) the caller frees, or NULL. */
 static char *
 lower_dup(const char *s)
 {
@@ -210,7 +210,10 @@ out:
 	return st;
 }
 
-/* The path reading one key's password: key must be the only property. */
+/*
+ * The path reading one key's password (key must be the only selected
+ * property): a new string the caller frees, or NULL.
+ */
 static char *
 password_path(const struct bde_key *k)
 {
@@ -222,7 +225,7 @@ password_path(const struct bde_key *k)
 	return p;
 }
 
-/* Device name lookup by Entra deviceId, relative to v1.0. */
+/* Device name lookup by Entra deviceId, relative to v1.0: new, or NULL. */
 static char *
 device_path(const char *device_id)
 {

@@ -299,12 +299,13 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* Read the extra CA file into memory for CURLOPT_CAINFO_BLOB. */
+/* Append the file at path to b (NUL-terminated); BDE_ECONFIG on failure. */
 static enum bde_status
-read_ca(const char *path, struct buffer *b, char **errstr)
+append_file(const char *path, struct buffer *b, char **errstr)
 {
 	enum bde_status st = BDE_OK;
 	struct stat sb;
+	size_t want;
 	ssize_t r;
 	int fd = -1;
 
@@ -315,17 +316,18 @@ read_ca(const char *path, struct buffer *b, char **errstr)
 		goto out;
 	}
 	if (!S_ISREG(sb.st_mode) || sb.st_size == 0 ||
-	    (size_t)sb.st_size > CA_BUNDLE_MAX) {
+	    (size_t)sb.st_size > CA_BUNDLE_MAX - b->n) {
 		st = bde_error(errstr, BDE_ECONFIG, "CA bundle '%s' is not a "
 		    "PEM file of a sensible size", path);
 		goto out;
 	}
-	if (buffer_reserve(b, (size_t)sb.st_size + 1) < 0) {
+	want = b->n + (size_t)sb.st_size;
+	if (buffer_reserve(b, want + 2) < 0) {
 		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
 		goto out;
 	}
-	while (b->n < (size_t)sb.st_size) {
-		r = read(fd, b->p + b->n, (size_t)sb.st_size - b->n);
+	while (b->n < want) {
+		r = read(fd, b->p + b->n, want - b->n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
@@ -336,10 +338,9 @@ read_ca(const char *path, struct buffer *b, char **errstr)
 		}
 		b->n += (size_t)r;
 	}
+	/* PEM files may lack a final newline: keep the blocks apart */
+	b->p[b->n++] = '\n';
 	b->p[b->n] = '\0';
-	if (strstr(b->p, "-----BEGIN CERTIFICATE-----") == NULL)
-		st = bde_error(errstr, BDE_ECONFIG, "CA bundle '%s' holds no "
-		    "PEM certificate", path);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -347,26 +348,46 @@ out:
 }
 
 /*
- * The extra CA bundle is added to the system's store: CURLOPT_CAINFO_BLOB
- * is loaded beside the default CA file by libcurl's OpenSSL backend.  A
- * libcurl without blob support gets the file as its only CA file.
+ * The extra CA bundle is added to the system's CAs, not put in their
+ * place: libcurl's CAINFO_BLOB replaces its CA file, so the blob holds the
+ * default CA file (CURLINFO_CAINFO) followed by the extra one.  The
+ * default CA directory (CAPATH) stays in use.  A libcurl without blobs
+ * gets the extra file alone.
  */
 static enum bde_status
 set_ca(struct http_client *c, const char *path, char **errstr)
 {
 	struct buffer b = { NULL, 0, 0 };
+#if LIBCURL_VERSION_NUM >= 0x075400	/* 7.84.0: CURLINFO_CAINFO */
 	struct curl_blob blob;
-	enum bde_status st;
+	char *sys = NULL;
+#endif
+	enum bde_status st = BDE_OK;
 	CURLcode rc;
 
-	st = read_ca(path, &b, errstr);
+#if LIBCURL_VERSION_NUM >= 0x075400
+	if (curl_easy_getinfo(c->curl, CURLINFO_CAINFO, &sys) == CURLE_OK &&
+	    sys != NULL && access(sys, R_OK) == 0) {
+		st = append_file(sys, &b, errstr);
+		if (st != BDE_OK)
+			goto out;
+	}
+#endif
+	st = append_file(path, &b, errstr);
 	if (st != BDE_OK)
 		goto out;
+	if (strstr(b.p, "-----BEGIN CERTIFICATE-----") == NULL) {
+		st = bde_error(errstr, BDE_ECONFIG, "CA bundle '%s' holds no "
+		    "PEM certificate", path);
+		goto out;
+	}
+#if LIBCURL_VERSION_NUM >= 0x075400
 	blob.data = b.p;
 	blob.len = b.n;
 	blob.flags = CURL_BLOB_COPY;
 	rc = curl_easy_setopt(c->curl, CURLOPT_CAINFO_BLOB, &blob);
 	if (rc == CURLE_NOT_BUILT_IN || rc == CURLE_UNKNOWN_OPTION)
+#endif
 		rc = curl_easy_setopt(c->curl, CURLOPT_CAINFO, path);
 	if (rc != CURLE_OK)
 		st = bde_error(errstr, BDE_ECONFIG, "cannot use CA bundle "
@@ -416,7 +437,11 @@ http_client_new(const struct http_options *o, struct http_client **out,
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, ua);
 	/* tokens never travel in clear text, never to another host */
+#if LIBCURL_VERSION_NUM >= 0x075500	/* 7.85.0 */
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https");
+#else
+	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
+#endif
 	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -523,7 +548,10 @@ add_header(struct curl_slist **l, const char *line)
 	return 0;
 }
 
-/* Headers for one attempt; NULL when out of memory. */
+/*
+ * Headers for one attempt: a new list the caller frees with
+ * slist_wipe_free (it holds the bearer token); NULL when out of memory.
+ */
 static struct curl_slist *
 make_headers(const struct http_request *rq, const char *request_id)
 {
@@ -737,15 +765,20 @@ http_send(struct http_client *c, const struct http_request *rq,
 		    backoff_ms(attempt);
 		if (wait < RETRY_MIN_MS)
 			wait = RETRY_MIN_MS;
-		if (attempt >= c->o.max_attempts ||
-		    rs->retry_after > RETRY_AFTER_MAX_S ||
+		if (rs->retry_after > RETRY_AFTER_MAX_S ||
 		    now_ms() + wait >= c->deadline_ms) {
+			st = bde_error(errstr, BDE_EUNREACH, "'%s %s' is "
+			    "throttled (HTTP %ld) and the wait it asks for "
+			    "passes the deadline of %d s (client-request-id %s)",
+			    rq->method, label, rs->status, c->o.deadline,
+			    rs->request_id);
+			goto out;
+		}
+		if (attempt >= c->o.max_attempts) {
 			st = bde_error(errstr, BDE_EUNREACH, "'%s %s' is still "
-			    "refused with HTTP %ld after %d attempt%s%s "
+			    "throttled (HTTP %ld) after %d attempts "
 			    "(client-request-id %s)", rq->method, label,
-			    rs->status, attempt, attempt == 1 ? "" : "s",
-			    rs->retry_after >= 0 ? "; the server asks to "
-			    "wait longer" : "", rs->request_id);
+			    rs->status, attempt, rs->request_id);
 			goto out;
 		}
 		sleep_ms(wait);

@@ -32,13 +32,16 @@ id_tokens_release(struct id_tokens *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* The default directory: $XDG_CACHE_HOME/bdekey, else ~/.cache/bdekey. */
+/*
+ * The default directory, $XDG_CACHE_HOME/bdekey else ~/.cache/bdekey, in
+ * a new string the caller frees; NULL when there is no home.
+ */
 static char *
 default_dir(void)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	struct passwd *pw;
-	char *dir = NULL;
+	struct passwd pwbuf, *pw = NULL;
+	char buf[4096], *dir = NULL;
 
 	/* the XDG spec: a relative XDG_CACHE_HOME is invalid, ignore it */
 	if (xdg != NULL && xdg[0] == '/') {
@@ -46,10 +49,11 @@ default_dir(void)
 			dir = NULL;
 		return dir;
 	}
-	if (home == NULL || home[0] != '/') {
-		pw = getpwuid(geteuid());
-		home = pw != NULL ? pw->pw_dir : NULL;
-	}
+	/* getpwuid_r: the AD backend may run in another thread */
+	if ((home == NULL || home[0] != '/') &&
+	    getpwuid_r(geteuid(), &pwbuf, buf, sizeof(buf), &pw) == 0 &&
+	    pw != NULL)
+		home = pw->pw_dir;
 	if (home == NULL || home[0] != '/')
 		return NULL;
 	if (asprintf(&dir, "%s/.cache/bdekey", home) < 0)
@@ -269,7 +273,10 @@ private_dir(const char *dir, char **errstr)
 	return BDE_OK;
 }
 
-/* The document to write; NULL when out of memory. */
+/*
+ * The document to write: a new tree the caller frees with
+ * http_json_wipe_delete (it holds tokens); NULL when out of memory.
+ */
 static cJSON *
 tokens_json(const struct id_tokens *t)
 {

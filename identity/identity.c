@@ -217,7 +217,10 @@ post_form(struct id_session *s, const char *url, const struct field *f,
 	return st;
 }
 
-/* The user name an id_token names (preferred_username, upn), or NULL. */
+/*
+ * The user name an id_token names (preferred_username, else upn) in a new
+ * string the caller frees, or NULL.
+ */
 static char *
 id_token_user(const char *id_token)
 {
@@ -392,6 +395,12 @@ new_token(struct id_session *s, char **errstr)
 {
 	if (id_session_is_app(s))
 		return grant_client_credentials(s, errstr);
+	if (s->tok.refresh_token == NULL && s->tok.access_token != NULL)
+		return bde_error(errstr, BDE_EAUTH, "the cached sign-in of '%s' "
+		    "to tenant '%s' cannot be renewed (no refresh token: "
+		    "offline_access was not granted): run 'bdekey login'",
+		    s->tok.user != NULL ? s->tok.user : "the user",
+		    s->cfg.tenant);
 	if (s->tok.refresh_token == NULL)
 		return bde_error(errstr, BDE_EAUTH, "not signed in to tenant "
 		    "'%s': run 'bdekey login'", s->cfg.tenant);

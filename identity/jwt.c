@@ -129,7 +129,7 @@ jwt_claims(const char *jwt)
 	return (char *)dec;
 }
 
-/* base64url of a cJSON object printed compactly; NULL when no memory. */
+/* base64url of a cJSON object printed compactly: new string, or NULL. */
 static char *
 b64url_json(const cJSON *o)
 {
@@ -143,7 +143,10 @@ b64url_json(const cJSON *o)
 	return enc;
 }
 
-/* The certificate's thumbprint (x5t: SHA-1, x5t#S256: SHA-256), base64url. */
+/*
+ * The certificate's thumbprint (x5t: SHA-1, x5t#S256: SHA-256) in
+ * base64url: a new string the caller frees, or NULL.
+ */
 static char *
 thumbprint(X509 *cert, const EVP_MD *md)
 {
@@ -292,36 +295,69 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-/* Open a PEM file; the key file must be private (0600 or stricter). */
-static enum bde_status
-open_pem(const char *what, const char *path, int private, FILE **fp,
-    char **errstr)
-{
-	struct stat sb;
-	int fd;
+/* PEM files we read are small; a larger one is not a certificate or key. */
+#define PEM_MAX (64 * 1024)
 
-	*fp = NULL;
+/*
+ * Read a PEM file into a new buffer (*buf, *len) the caller wipes and
+ * frees; a private key file must not be readable by others.
+ */
+static enum bde_status
+read_pem(const char *what, const char *path, int private, char **buf,
+    size_t *len, char **errstr)
+{
+	enum bde_status st = BDE_OK;
+	struct stat sb;
+	ssize_t r;
+	int fd = -1;
+
+	*buf = NULL;
+	*len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return bde_error(errstr, BDE_EIO, "cannot open %s '%s': %s",
+	if (fd < 0) {
+		st = bde_error(errstr, BDE_EIO, "cannot open %s '%s': %s",
 		    what, path, strerror(errno));
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return bde_error(errstr, BDE_ECONFIG, "%s '%s' is not a file",
+		goto out;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size > PEM_MAX) {
+		st = bde_error(errstr, BDE_ECONFIG, "%s '%s' is not a PEM file",
 		    what, path);
+		goto out;
 	}
 	if (private && (sb.st_mode & 077) != 0) {
-		close(fd);
-		return bde_error(errstr, BDE_ECONFIG, "%s '%s' is readable by "
+		st = bde_error(errstr, BDE_ECONFIG, "%s '%s' is readable by "
 		    "others: chmod 600 it", what, path);
+		goto out;
 	}
-	*fp = fdopen(fd, "r");
-	if (*fp == NULL) {
+	*buf = malloc((size_t)sb.st_size + 1);
+	if (*buf == NULL) {
+		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
+		goto out;
+	}
+	while (*len < (size_t)sb.st_size) {
+		r = read(fd, *buf + *len, (size_t)sb.st_size - *len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		*len += (size_t)r;
+	}
+	(*buf)[*len] = '\0';
+out:
+	if (fd >= 0)
 		close(fd);
-		return bde_error(errstr, BDE_EIO, "cannot read %s '%s': %s",
-		    what, path, strerror(errno));
-	}
-	return BDE_OK;
+	return st;
+}
+
+/* Wipe and free a buffer from read_pem. */
+static void
+pem_free(char *buf, size_t len)
+{
+	if (buf == NULL)
+		return;
+	explicit_bzero(buf, len);
+	free(buf);
 }
 
 enum bde_status
@@ -331,27 +367,33 @@ jwt_client_assertion(const char *cert_path, const char *key_path, int rs256,
 	enum bde_status st;
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
-	FILE *fp = NULL;
-	char jti[BDE_GUID_LEN + 1];
+	BIO *bio = NULL;
+	char *pem = NULL, jti[BDE_GUID_LEN + 1];
+	size_t len = 0;
 
 	*out = NULL;
-	st = open_pem("client certificate", cert_path, 0, &fp, errstr);
+	st = read_pem("client certificate", cert_path, 0, &pem, &len, errstr);
 	if (st != BDE_OK)
 		goto out;
-	cert = PEM_read_X509(fp, NULL, no_passphrase, NULL);
-	fclose(fp);
-	fp = NULL;
+	bio = BIO_new_mem_buf(pem, (int)len);
+	cert = bio != NULL ? PEM_read_bio_X509(bio, NULL, no_passphrase,
+	    NULL) : NULL;
+	BIO_free(bio);
+	bio = NULL;
+	pem_free(pem, len);
+	pem = NULL;
 	if (cert == NULL) {
 		st = bde_error(errstr, BDE_ECONFIG, "client certificate '%s' "
 		    "holds no PEM certificate", cert_path);
 		goto out;
 	}
-	st = open_pem("client key", key_path, 1, &fp, errstr);
+	/* the key is read into a buffer we wipe, not through stdio's */
+	st = read_pem("client key", key_path, 1, &pem, &len, errstr);
 	if (st != BDE_OK)
 		goto out;
-	key = PEM_read_PrivateKey(fp, NULL, no_passphrase, NULL);
-	fclose(fp);
-	fp = NULL;
+	bio = BIO_new_mem_buf(pem, (int)len);
+	key = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase,
+	    NULL) : NULL;
 	if (key == NULL) {
 		st = bde_error(errstr, BDE_ECONFIG, "client key '%s' holds no "
 		    "unencrypted PEM private key", key_path);
@@ -362,6 +404,8 @@ jwt_client_assertion(const char *cert_path, const char *key_path, int rs256,
 	    time(NULL), out, errstr);
 out:
 	ERR_clear_error();
+	BIO_free(bio);
+	pem_free(pem, len);
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	return st;
