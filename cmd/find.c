@@ -3,8 +3,10 @@
  */
 #include "cmd/find.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int
 find_select(const struct settings *s, enum find_source src, int *want_ad,
@@ -119,6 +121,20 @@ filter_keyid(struct bde_keylist *l, const struct bde_keyid *id)
 	l->n = n;
 }
 
+/* A long key-ID scan (Graph reads every key) shows progress on a TTY. */
+static void
+scan_progress(void *arg, unsigned long scanned, unsigned long matched)
+{
+	int *shown = arg;
+
+	if (scanned < 1000 && !*shown)
+		return;
+	*shown = 1;
+	fprintf(stderr, "\rbdekey: graph: %lu keys scanned, %lu matching",
+	    scanned, matched);
+	fflush(stderr);
+}
+
 int
 find_keys(struct find *f, struct settings *s, int want_ad, int want_graph,
     const char *device, const struct bde_keyid *id, int flags)
@@ -137,6 +153,10 @@ find_keys(struct find *f, struct settings *s, int want_ad, int want_graph,
 		f->job[i].id = id;
 		f->job[i].flags = flags;
 	}
+	if (device == NULL && isatty(STDERR_FILENO)) {
+		s->graph.progress = scan_progress;
+		s->graph.progress_arg = &f->progress_shown;
+	}
 	/* one backend runs here; two run side by side */
 	if (f->njobs > 1)
 		for (i = 0; i < f->njobs; i++)
@@ -148,6 +168,9 @@ find_keys(struct find *f, struct settings *s, int want_ad, int want_graph,
 		else
 			run_job(&f->job[i]);
 	}
+	if (f->progress_shown)
+		fputs("\r\033[K", stderr);
+	s->graph.progress = NULL;
 	for (i = 0; i < f->njobs; i++) {
 		if (merge(&f->keys, &f->job[i].keys) < 0) {
 			cmd_warn("out of memory");

@@ -30,6 +30,7 @@ struct find {
 	struct find_job job[2];
 	size_t njobs;
 	struct bde_keylist keys;	/* merged, newest first */
+	int progress_shown;		/* a scan printed progress on stderr */
 };
 
 /*
@@ -62,5 +63,15 @@ int find_failure_status(const struct find *f);
 
 /* Free everything f holds (wiping passwords). */
 void find_release(struct find *f);
+
+/*
+ * Have Intune rotate the recovery passwords of the one managed device
+ * matching device (a name) or device_id: confirmed on tty first when tty
+ * is an open terminal (-1: no question), recorded in the audit log before
+ * the request.  Prints what happened; returns the exit status.  Shared by
+ * rotate and recover (cmd/rotate.c).
+ */
+int rotate_device(struct settings *s, const char *device,
+    const char *device_id, const char *reason, int tty);
 
 #endif

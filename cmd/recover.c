@@ -326,51 +326,6 @@ out:
 	return status;
 }
 
-/* Step 7: rotation through Intune, recorded first. */
-static int
-rotate_device(struct settings *s, struct audit *a, const struct bde_key *k,
-    const char *reason)
-{
-	struct bde_backend b;
-	struct graph_managed m;
-	enum bde_status st;
-	char *err = NULL;
-	cJSON *rec;
-	int status;
-
-	memset(&b, 0, sizeof(b));
-	memset(&m, 0, sizeof(m));
-	st = graph_open(&s->graph, &b, &err);
-	if (st != BDE_OK)
-		goto out;
-	st = graph_find_managed(&b, k->device_id ? NULL : k->device,
-	    k->device_id, &m, &err);
-	if (st != BDE_OK)
-		goto out;
-	rec = audit_record_new("rotate", k, b.identity ? b.identity(b.self) :
-	    NULL, reason);
-	if (rec != NULL)
-		cJSON_AddStringToObject(rec, "managed_device_id", m.id);
-	if (rec == NULL || audit_write(a, rec) < 0 || fsync(a->fd) < 0) {
-		st = bde_error(&err, BDE_EIO, "audit log: cannot record the "
-		    "rotation; not rotating");
-		goto out;
-	}
-	st = graph_rotate(&b, &m, &err);
-	if (st == BDE_OK)
-		printf("   rotation requested for managed device %s; the device "
-		    "escrows a new password when it next checks in\n", m.id);
-out:
-	if (st != BDE_OK)
-		cmd_warn("recover: rotate: %s", err ? err : "failed");
-	status = cmd_exit_status(st);
-	graph_managed_release(&m);
-	if (b.close != NULL)
-		b.close(b.self);
-	free(err);
-	return status;
-}
-
 static int
 run_recover(const struct cmd *self, int argc, char **argv)
 {
@@ -539,9 +494,9 @@ run_recover(const struct cmd *self, int argc, char **argv)
 		    "be rotated\n");
 		goto out;
 	}
-	if (k->device == NULL)
-		k->device = strdup(device);
-	status = rotate_device(&s, &a, k, ro.reason);
+	/* the Entra device ID when Graph knows the key, else the name */
+	status = rotate_device(&s, k->device_id ? NULL : device, k->device_id,
+	    ro.reason, -1);
 out:
 	if (rec != NULL)
 		cJSON_Delete(rec);

@@ -6,7 +6,7 @@
  * Never rotates when the device is ambiguous or nobody confirmed.
  */
 #include "cmd/audit.h"
-#include "cmd/settings.h"
+#include "cmd/find.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -131,20 +131,64 @@ out:
 	return rc;
 }
 
+int
+rotate_device(struct settings *s, const char *device, const char *device_id,
+    const char *reason, int tty)
+{
+	struct rotate_opts ro;
+	struct bde_backend b;
+	struct graph_managed m;
+	enum bde_status st;
+	char *err = NULL;
+	int status;
+
+	memset(&ro, 0, sizeof(ro));
+	memset(&b, 0, sizeof(b));
+	memset(&m, 0, sizeof(m));
+	ro.reason = reason;
+	st = graph_open(&s->graph, &b, &err);
+	if (st == BDE_OK)
+		st = graph_find_managed(&b, device, device_id, &m, &err);
+	if (st != BDE_OK) {
+		cmd_warn("rotate: %s", err != NULL ? err : "failed");
+		status = cmd_exit_status(st);
+		goto out;
+	}
+	if (tty >= 0 && !confirm(tty, &m)) {
+		cmd_warn("rotate: not confirmed; nothing rotated");
+		status = EXIT_NOTFOUND;
+		goto out;
+	}
+	if (audit_rotation(s, &ro, &m, b.identity(b.self)) < 0) {
+		status = EXIT_UNREACH;
+		goto out;
+	}
+	st = graph_rotate(&b, &m, &err);
+	if (st != BDE_OK) {
+		cmd_warn("rotate: %s", err != NULL ? err : "failed");
+		status = cmd_exit_status(st);
+		goto out;
+	}
+	printf("rotation requested for '%s' (Entra device %s, Intune device "
+	    "%s): the device escrows a new recovery password when it next "
+	    "checks in\n", m.device_name, m.device_id, m.id);
+	status = EXIT_FOUND;
+out:
+	if (b.close != NULL)
+		b.close(b.self);
+	graph_managed_release(&m);
+	free(err);
+	return status;
+}
+
 static int
 run_rotate(const struct cmd *self, int argc, char **argv)
 {
 	struct rotate_opts ro;
 	struct settings s;
-	struct bde_backend b;
-	struct graph_managed m;
-	enum bde_status st;
-	char *err = NULL;
 	int first, status = EXIT_USAGE, tty = -1;
 
 	memset(&ro, 0, sizeof(ro));
-	memset(&b, 0, sizeof(b));
-	memset(&m, 0, sizeof(m));
 	settings_init(&s);
 	s.cmd = &ro;
 	first = cmd_parse_options(self, argc, argv, &s);
@@ -192,40 +236,11 @@ run_rotate(const struct cmd *self, int argc, char **argv)
 	}
 	if (settings_load_secrets(&s, 0, 1) < 0)
 		goto out;
-	st = graph_open(&s.graph, &b, &err);
-	if (st == BDE_OK)
-		st = graph_find_managed(&b, ro.device, ro.device_id, &m, &err);
-	if (st != BDE_OK) {
-		cmd_warn("rotate: %s", err != NULL ? err : "failed");
-		status = cmd_exit_status(st);
-		goto out;
-	}
-	if (!ro.yes && !confirm(tty, &m)) {
-		cmd_warn("rotate: not confirmed; nothing rotated");
-		status = EXIT_NOTFOUND;
-		goto out;
-	}
-	if (audit_rotation(&s, &ro, &m, b.identity(b.self)) < 0) {
-		status = EXIT_UNREACH;
-		goto out;
-	}
-	st = graph_rotate(&b, &m, &err);
-	if (st != BDE_OK) {
-		cmd_warn("rotate: %s", err != NULL ? err : "failed");
-		status = cmd_exit_status(st);
-		goto out;
-	}
-	printf("rotation requested for '%s' (Entra device %s, Intune device "
-	    "%s): the device escrows a new recovery password when it next "
-	    "checks in\n", m.device_name, m.device_id, m.id);
-	status = cmd_finish(EXIT_FOUND);
+	status = cmd_finish(rotate_device(&s, ro.device, ro.device_id,
+	    ro.reason, tty));
 out:
 	if (tty >= 0)
 		close(tty);
-	if (b.close != NULL)
-		b.close(b.self);
-	graph_managed_release(&m);
-	free(err);
 	settings_release(&s);
 	return status;
 }

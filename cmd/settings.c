@@ -550,6 +550,8 @@ settings_finish(struct settings *s)
 		    "or BDEKEY_CLIENT_KEY");
 		goto out;
 	}
+	/* benchmarks: the HTTPS client's request and connection counts */
+	s->graph.http_stats = env("BDEKEY_HTTP_STATS");
 	if (audit_path(s) < 0)
 		goto out;
 	rc = 0;
