@@ -3,9 +3,11 @@
  * objects over LDAP with OpenLDAP's libldap and Cyrus SASL.
  *
  * One LDAP handle per backend, bound once in ad_open(); every search is
- * synchronous, paged and bounded by the settings' timeout.  Facts about
- * AD used here are collected in docs (shared reference active-directory.md):
- * where recovery objects live, their GUID byte order, binding rules.
+ * synchronous, paged and bounded by the settings' timeout.  AD facts used
+ * here: recovery objects are children of their computer ([MS-ADSC]
+ * msFVE-RecoveryInformation), named "<time>{<key ID>}" with the key ID
+ * also in msFVE-RecoveryGuid, stored mixed-endian ([MS-DTYP] 2.3.4.2);
+ * the password is a confidential attribute (Control Access to read).
  */
 #include "ldap/ad.h"
 
@@ -31,6 +33,8 @@
 #define AD_DEFAULT_PAGE_SIZE 500
 /* AD refuses pages above MaxPageSize (1000 by default) */
 #define AD_MAX_PAGE_SIZE 1000
+/* 100,000 pages: far beyond any directory's recovery objects */
+#define AD_MAX_PAGES 100000
 
 /* LDAP_SERVER_DOMAIN_SCOPE_OID (MS-ADTS 3.1.1.3.4.1.9): no referrals */
 #define AD_CONTROL_DOMAIN_SCOPE "1.2.840.113556.1.4.1339"
@@ -115,13 +119,14 @@ ad_free(struct ad *ad)
 
 /*
  * libldap's network timeout bounds the TCP connect only.  After it,
- * libldap puts the socket in non-blocking mode for the TLS handshake and,
- * in 2.5, retries SSL_connect in a loop without polling when the peer is
- * silent (a spinning CPU, forever).  This layer sits between TCP and TLS:
- * on a would-block it waits at most the timeout and then fails the read
- * or write with ETIMEDOUT, which ends every retry loop above it.  On a
- * blocking socket SO_RCVTIMEO/SO_SNDTIMEO (set in ad_conn_add) already
- * waited, so a would-block there is the timeout itself.
+ * libldap 2.5 puts the socket in non-blocking mode for the TLS handshake
+ * and retries the handshake in a loop without polling while the peer is
+ * silent (tls2.c ldap_int_tls_start: a spinning CPU, forever).  This
+ * layer sits between TCP and TLS: on a would-block it waits at most the
+ * timeout and then fails the read or write with ETIMEDOUT, which ends
+ * every retry loop above it.  On a blocking socket SO_RCVTIMEO and
+ * SO_SNDTIMEO (set in ad_conn_add) already waited, so a would-block
+ * there is the timeout itself.
  */
 static int
 ad_io_setup(Sockbuf_IO_Desc *sbiod, void *arg)
@@ -369,7 +374,7 @@ ad_diag(LDAP *ld)
 	while (n > 0 && (copy[n - 1] == ' ' || copy[n - 1] == '.' ||
 	    copy[n - 1] == '\0'))
 		copy[--n] = '\0';
-	/* what libldap says when OpenSSL's error queue was empty */
+	/* what libldap says when the TLS library gave no reason */
 	if (n == 0 || strcmp(copy, "(unknown error code)") == 0) {
 		free(copy);
 		return NULL;
@@ -571,7 +576,8 @@ ad_set_options(struct ad *ad, const char *uri, int tls, char **errstr)
 static enum bde_status
 ad_tls_demand(char **errstr)
 {
-	int cur = LDAP_OPT_X_TLS_NEVER, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
+	int cur = LDAP_OPT_X_TLS_NEVER, demand = LDAP_OPT_X_TLS_DEMAND;
+	int zero = 0;
 	char *diag = NULL;
 	enum bde_status st = BDE_OK;
 
@@ -868,16 +874,21 @@ ad_search_run(struct ad *ad, const struct ad_search *q, char **errstr)
 	struct timeval tv;
 	enum bde_status st = BDE_OK;
 	ber_int_t count;
+	long pages = 0;
 	int rc, err;
-	char *diag = NULL;
 
 	scope.ldctl_oid = AD_CONTROL_DOMAIN_SCOPE;
 	scope.ldctl_value.bv_len = 0;
 	scope.ldctl_value.bv_val = NULL;
 	scope.ldctl_iscritical = 0;
 	do {
+		/*
+		 * Critical where a server ignoring it would cut the result
+		 * short; a base search returns one entry either way.
+		 */
 		rc = ldap_create_page_control(ad->ld, ad->page_size,
-		    cookie.bv_val ? &cookie : NULL, 1, &page);
+		    cookie.bv_val ? &cookie : NULL,
+		    q->scope != LDAP_SCOPE_BASE, &page);
 		if (rc != LDAP_SUCCESS) {
 			st = ad_nomem(errstr);
 			goto out;
@@ -898,7 +909,7 @@ ad_search_run(struct ad *ad, const struct ad_search *q, char **errstr)
 		}
 		/* the result code and controls of the searchResultDone */
 		err = LDAP_SUCCESS;
-		rc = ldap_parse_result(ad->ld, res, &err, NULL, &diag, NULL,
+		rc = ldap_parse_result(ad->ld, res, &err, NULL, NULL, NULL,
 		    &rctrls, 0);
 		if (rc == LDAP_SUCCESS && err == LDAP_NO_SUCH_OBJECT &&
 		    q->scope == LDAP_SCOPE_ONELEVEL) {
@@ -920,7 +931,6 @@ ad_search_run(struct ad *ad, const struct ad_search *q, char **errstr)
 		ber_memfree(cookie.bv_val);
 		cookie.bv_val = NULL;
 		cookie.bv_len = 0;
-		e = NULL;
 		if (rctrls != NULL) {
 			LDAPControl *c;
 
@@ -934,10 +944,19 @@ ad_search_run(struct ad *ad, const struct ad_search *q, char **errstr)
 				goto out;
 			}
 		}
+		/*
+		 * A server that never ends the search would keep us here:
+		 * each page is bounded by the timeout, the pages by this.
+		 * (The cookie itself may repeat: Samba sends the same one
+		 * on every page.)
+		 */
+		if (++pages >= AD_MAX_PAGES && cookie.bv_len > 0) {
+			st = bde_error(errstr, BDE_EPROTO, "%s: %s: more than "
+			    "%d pages", ad->uri, q->what, AD_MAX_PAGES);
+			goto out;
+		}
 		ldap_controls_free(rctrls);
 		rctrls = NULL;
-		ldap_memfree(diag);
-		diag = NULL;
 		ldap_msgfree(res);
 		res = NULL;
 	} while (cookie.bv_val != NULL && cookie.bv_len > 0);
@@ -947,8 +966,6 @@ out:
 		ldap_control_free(page);
 	if (rctrls != NULL)
 		ldap_controls_free(rctrls);
-	if (diag != NULL)
-		ldap_memfree(diag);
 	if (res != NULL)
 		ldap_msgfree(res);
 	return st;
@@ -1052,19 +1069,26 @@ ad_guid_stored_prefix(size_t n)
 }
 
 /*
- * The filter for recovery objects whose msFVE-RecoveryGuid starts with
- * id: equality on all 16 stored bytes for a full ID, else an initial
- * substring of the bytes the prefix fixes (indexed on Windows DCs).
- * Hits are still re-checked on the decoded GUID: the filter may be wider
- * than the query (odd digit counts, partial fields), never narrower.
+ * The filter for recovery objects whose key ID starts with id: equality
+ * on all 16 stored bytes of msFVE-RecoveryGuid for a full ID, else an
+ * initial substring of the stored bytes the prefix fixes (served from
+ * the attribute's index by Windows DCs).  Hits are still re-checked on
+ * the decoded GUID: the filter may be wider than the query (odd digit
+ * counts, partial fields, the cut below), never narrower.
+ *
+ * Samba 4.17 compares substring chunks as C strings: it cuts a chunk at
+ * its first NUL byte, and an initial chunk that starts with NUL matches
+ * nothing (measured).  So the chunk is cut before its first NUL here, and
+ * when the first stored byte is NUL (key IDs whose digits 7-8 are "00",
+ * 1 in 256) the key ID is matched in the CN, "<time>{GUID}", instead.
  * Returns a new string the caller frees, or NULL.
  */
 static char *
 ad_keyid_filter(const struct bde_keyid *id)
 {
 	uint8_t written[16], stored[16];
-	char value[16 * 3 + 1], *p, *f = NULL;
-	size_t i, nbytes;
+	char value[16 * 3 + 1], dashed[BDE_GUID_LEN + 1], *p, *f = NULL;
+	size_t i, n, nbytes;
 	unsigned b;
 
 	memset(written, 0, sizeof(written));
@@ -1074,7 +1098,27 @@ ad_keyid_filter(const struct bde_keyid *id)
 		written[i / 2] = (uint8_t)b;
 	}
 	bde_guid_swap_ms(written, stored);
-	nbytes = id->len == 32 ? 16 : ad_guid_stored_prefix(id->len);
+	if (id->len == 32) {
+		nbytes = 16;
+	} else {
+		nbytes = ad_guid_stored_prefix(id->len);
+		for (n = 0; n < nbytes && stored[n] != 0; n++)
+			;
+		nbytes = n;
+	}
+	if (nbytes == 0) {
+		/* the prefix as written in the CN: dashes after 8-4-4-4 */
+		for (p = dashed, i = 0; i < id->len; i++) {
+			if (i == 8 || i == 12 || i == 16 || i == 20)
+				*p++ = '-';
+			*p++ = id->hex[i];
+		}
+		*p = '\0';
+		if (asprintf(&f, "(&(objectClass=" AD_CLASS_RECOVERY
+		    ")(cn=*{%s*))", dashed) < 0)
+			return NULL;
+		return f;
+	}
 	for (p = value, i = 0; i < nbytes; i++)
 		p += sprintf(p, "\\%02X", stored[i]);
 	if (asprintf(&f, "(&(objectClass=" AD_CLASS_RECOVERY ")("
@@ -1673,8 +1717,9 @@ ad_open(const struct ad_settings *s, struct bde_backend *out, char **errstr)
 	st = ad_check(s, errstr);
 	if (st != BDE_OK)
 		goto out;
-	/* an empty password would be an unauthenticated bind (RFC 4513 5.1.2) */
-	if (ad_mech_simple(mech) && (s->password == NULL || *s->password == '\0')) {
+	/* an empty password makes an unauthenticated bind (RFC 4513 5.1.2) */
+	if (ad_mech_simple(mech) &&
+	    (s->password == NULL || *s->password == '\0')) {
 		st = bde_error(errstr, BDE_ECONFIG,
 		    "a simple bind needs a password (--password-file)");
 		goto out;
@@ -1716,8 +1761,8 @@ ad_open(const struct ad_settings *s, struct bde_backend *out, char **errstr)
 	} while (st == BDE_EUNREACH && ++i < nuris);
 	if (st != BDE_OK) {
 		if (st == BDE_EUNREACH && nuris > 1)
-			bde_error(errstr, st, "no directory server answered: %s",
-			    tried);
+			bde_error(errstr, st,
+			    "no directory server answered: %s", tried);
 		else
 			bde_error(errstr, st, "%s", msg ? msg : "cannot open");
 		goto out;

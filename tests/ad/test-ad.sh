@@ -484,6 +484,39 @@ scheck "key ID with a NUL first stored byte: matched in the CN instead" \
 scheck "key ID search: from the domain root, subtree" \
 	"all(x['base'] == '$BDEKEY_TEST_BASE' and x['scope'] == 'sub' for x in s)"
 
+# ------------------------------------------------------------ forged object
+# A recovery object whose CN names another key ID than its
+# msFVE-RecoveryGuid: refused (protocol error) rather than shown under
+# either ID.  Added as Administrator, removed again at once.
+FORGED_PC=PC-FORGED-$$
+FORGED_DN="CN=$FORGED_PC,$AD_OU"
+read -r FORGED_CN_ID FORGED_ATTR_ID FORGED_B64 < <("$PY" -c 'import uuid, base64
+a, b = uuid.uuid4(), uuid.uuid4()
+print(str(a).upper(), str(b).upper(), base64.b64encode(b.bytes_le).decode())')
+printf '%s\n' "dn: $FORGED_DN" "objectClass: computer" \
+	"sAMAccountName: $FORGED_PC\$" "userAccountControl: 4096" "" \
+	"dn: CN=2024-06-01T10:00:00Z{$FORGED_CN_ID},$FORGED_DN" \
+	"objectClass: msFVE-RecoveryInformation" \
+	"msFVE-RecoveryGuid:: $FORGED_B64" \
+	"msFVE-RecoveryPassword: $AD_ALPHA_PW_OLD" >"$TMP/forged.ldif"
+forged_cleanup() {
+	timeout "$T" ldapdelete -r -x -H "$LDAPS" -D "$AD_ADMIN_DN" \
+		-y "$AD_ADMIN_PASS_FILE" "$FORGED_DN" >/dev/null 2>&1
+}
+if timeout "$T" ldapadd -x -H "$LDAPS" -D "$AD_ADMIN_DN" -y "$AD_ADMIN_PASS_FILE" \
+    -f "$TMP/forged.ldif" >"$TMP/err" 2>&1; then
+	ok "forged recovery object added"
+	run "${GSS[@]}" -- lookup --source ad --device "$FORGED_PC" --show
+	expect "CN and msFVE-RecoveryGuid disagree: refused" 4
+	check "CN and msFVE-RecoveryGuid disagree: names both IDs, no password" \
+		eval 'err_has "$FORGED_CN_ID" && err_has "$FORGED_ATTR_ID" && ! out_has "$AD_ALPHA_PW_OLD"'
+	run "${GSS[@]}" -- lookup --source ad --key-id "${FORGED_ATTR_ID:0:8}" --show
+	expect "forged object found by key ID: refused too" 4
+else
+	not_ok "forged recovery object added"
+fi
+forged_cleanup
+
 # ------------------------------------------------------------ package
 PKG=$TMP/pkg/key.bin
 mkdir -p "$TMP/pkg"
