@@ -12,6 +12,8 @@ int
 find_select(const struct settings *s, enum find_source src, int *want_ad,
     int *want_graph, const char *cmdname)
 {
+	char *err = NULL;
+
 	*want_ad = src == SRC_AD || src == SRC_ALL ||
 	    (src == SRC_AUTO && settings_ad_configured(s));
 	*want_graph = src == SRC_GRAPH || src == SRC_ALL ||
@@ -29,6 +31,12 @@ find_select(const struct settings *s, enum find_source src, int *want_ad,
 	if (!*want_ad && !*want_graph) {
 		cmd_warn("%s: no directory configured: set BDEKEY_LDAP_URI for "
 		    "Active Directory or BDEKEY_TENANT for Entra ID", cmdname);
+		return -1;
+	}
+	/* refuse e.g. a cleartext simple bind before asking for a password */
+	if (*want_ad && ad_check(&s->ad, &err) != BDE_OK) {
+		cmd_warn("%s: %s", cmdname, err ? err : "bad LDAP settings");
+		free(err);
 		return -1;
 	}
 	return 0;
