@@ -44,5 +44,17 @@ for i in $(seq 1 200); do cat "$tmp/k"; done >"$tmp/many"
 n=$("$BDEKEY" check - <"$tmp/many" | grep -c '^valid$')
 [ "$n" -eq 200000 ] && ok || bad "200000 lines gave $n valid"
 
+# bash completion offers commands and each command's options from --help
+comp() {
+	bash -c 'source docs/bdekey.bash; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+		_bdekey; echo "${COMPREPLY[*]}"' _ "$BDEKEY" "$@"
+}
+out=$(comp re)
+[ "$out" = "recover" ] && ok || bad "completion of 're': '$out'"
+out=$(comp lookup --sh)
+[ "$out" = "--show" ] && ok || bad "completion of 'lookup --sh': '$out'"
+out=$(comp lookup --source "")
+[ "$out" = "ad graph all" ] && ok || bad "completion of --source: '$out'"
+
 echo "edge: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
