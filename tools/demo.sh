@@ -15,8 +15,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-bold=$(tput bold 2>/dev/null || true)
-plain=$(tput sgr0 2>/dev/null || true)
+bold=
+plain=
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+	bold=$(tput bold 2>/dev/null || true)
+	plain=$(tput sgr0 2>/dev/null || true)
+fi
 say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 run() {
 	printf '%s$ %s%s\n' "$bold" "$*" "$plain"
