@@ -81,6 +81,14 @@ void cmd_print_usage(const struct cmd *c, FILE *fp);
 int cmd_parse_options(const struct cmd *c, int argc, char **argv,
     void *settings);
 
+/*
+ * For a command that takes no operands: parse its options, print help
+ * or a usage error.  Returns CMD_GO to go on, else the exit status to
+ * return at once (0 after --help, EXIT_USAGE).
+ */
+#define CMD_GO (-1)
+int cmd_begin(const struct cmd *c, int argc, char **argv, void *settings);
+
 /* "bdekey: " + message + newline on stderr. */
 void cmd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -55,20 +55,13 @@ run_config(const struct cmd *self, int argc, char **argv)
 	struct settings s;
 	const char *section = "";
 	char buf[600], *ldapconf = NULL;
-	int first, id, status = EXIT_USAGE;
+	int id, status = EXIT_USAGE;
 
 	settings_init(&s);
-	first = cmd_parse_options(self, argc, argv, &s);
-	if (first == -2) {
-		status = cmd_finish(EXIT_FOUND);
+	status = cmd_begin(self, argc, argv, &s);
+	if (status != CMD_GO)
 		goto out;
-	}
-	if (first < 0)
-		goto out;
-	if (first < argc) {
-		cmd_warn("config: unexpected argument '%s'", argv[first]);
-		goto out;
-	}
+	status = EXIT_USAGE;
 	if (settings_finish(&s) < 0)
 		goto out;
 	printf("# config file: %s\n", s.config_path ? s.config_path :

@@ -9,6 +9,23 @@
 #include <unistd.h>
 
 int
+find_parse_source(const char *cmdname, const char *arg, enum find_source *out)
+{
+	if (strcmp(arg, "ad") == 0)
+		*out = SRC_AD;
+	else if (strcmp(arg, "graph") == 0)
+		*out = SRC_GRAPH;
+	else if (strcmp(arg, "all") == 0)
+		*out = SRC_ALL;
+	else {
+		cmd_warn("%s: source '%s' is not ad, graph or all", cmdname,
+		    arg);
+		return -1;
+	}
+	return 0;
+}
+
+int
 find_select(const struct settings *s, enum find_source src, int *want_ad,
     int *want_graph, const char *cmdname)
 {

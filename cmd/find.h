@@ -33,6 +33,10 @@ struct find {
 	int progress_shown;		/* a scan printed progress on stderr */
 };
 
+/* --source ARG: ad, graph or all.  0, or -1 after printing why not. */
+int find_parse_source(const char *cmdname, const char *arg,
+    enum find_source *out);
+
 /*
  * Which backends to ask: the one named, or every configured one.
  * Returns 0, or -1 after printing what is missing (a usage error).

@@ -36,21 +36,13 @@ run_login(const struct cmd *self, int argc, char **argv)
 	struct settings s;
 	enum bde_status st;
 	char *who = NULL, *err = NULL;
-	int first, status = EXIT_USAGE;
+	int status = EXIT_USAGE;
 
 	settings_init(&s);
-	first = cmd_parse_options(self, argc, argv, &s);
-	if (first == -2) {
-		status = cmd_finish(EXIT_FOUND);
+	status = cmd_begin(self, argc, argv, &s);
+	if (status != CMD_GO)
 		goto out;
-	}
-	if (first < 0)
-		goto out;
-	if (first < argc) {
-		cmd_warn("login: unexpected argument '%s'", argv[first]);
-		cmd_print_usage(self, stderr);
-		goto out;
-	}
+	status = EXIT_USAGE;
 	if (settings_finish(&s) < 0)
 		goto out;
 	if (!settings_graph_configured(&s)) {

@@ -59,18 +59,7 @@ lookup_apply(void *settings, int key, const char *arg)
 		lo->key_id = arg;
 		break;
 	case OPT_SOURCE:
-		if (strcmp(arg, "ad") == 0)
-			lo->source = SRC_AD;
-		else if (strcmp(arg, "graph") == 0)
-			lo->source = SRC_GRAPH;
-		else if (strcmp(arg, "all") == 0)
-			lo->source = SRC_ALL;
-		else {
-			cmd_warn("lookup: source '%s' is not ad, graph or all",
-			    arg);
-			return -1;
-		}
-		break;
+		return find_parse_source("lookup", arg, &lo->source);
 	case OPT_SHOW:
 		lo->show = 1;
 		break;
@@ -430,25 +419,17 @@ run_lookup(const struct cmd *self, int argc, char **argv)
 	struct bde_keyid id;
 	struct find f;
 	char *err = NULL;
-	int first, status = EXIT_USAGE, want_ad, want_graph;
+	int status = EXIT_USAGE, want_ad, want_graph;
 
 	memset(&lo, 0, sizeof(lo));
 	memset(&id, 0, sizeof(id));
 	memset(&f, 0, sizeof(f));
 	settings_init(&s);
 	s.cmd = &lo;
-	first = cmd_parse_options(self, argc, argv, &s);
-	if (first == -2) {
-		status = cmd_finish(EXIT_FOUND);
+	status = cmd_begin(self, argc, argv, &s);
+	if (status != CMD_GO)
 		goto out;
-	}
-	if (first < 0)
-		goto out;
-	if (first < argc) {
-		cmd_warn("lookup: unexpected argument '%s'", argv[first]);
-		cmd_print_usage(self, stderr);
-		goto out;
-	}
+	status = EXIT_USAGE;
 	if (lo.device == NULL && lo.key_id == NULL) {
 		cmd_warn("lookup: give --device, --key-id, or both");
 		cmd_print_usage(self, stderr);

@@ -165,6 +165,23 @@ cmd_parse_options(const struct cmd *c, int argc, char **argv, void *settings)
 }
 
 int
+cmd_begin(const struct cmd *c, int argc, char **argv, void *settings)
+{
+	int first = cmd_parse_options(c, argc, argv, settings);
+
+	if (first == -2)
+		return cmd_finish(EXIT_FOUND);
+	if (first < 0)
+		return EXIT_USAGE;
+	if (first < argc) {
+		cmd_warn("%s: unexpected argument '%s'", c->name, argv[first]);
+		cmd_print_usage(c, stderr);
+		return EXIT_USAGE;
+	}
+	return CMD_GO;
+}
+
+int
 cmd_exit_status(enum bde_status st)
 {
 	switch (st) {

@@ -216,24 +216,16 @@ run_package(const struct cmd *self, int argc, char **argv)
 	size_t len = 0;
 	char *err = NULL, *device = NULL, *key_id = NULL;
 	enum bde_status st;
-	int first, status = EXIT_USAGE, opened = 0;
+	int status = EXIT_USAGE, opened = 0;
 
 	memset(&po, 0, sizeof(po));
 	memset(&b, 0, sizeof(b));
 	settings_init(&s);
 	s.cmd = &po;
-	first = cmd_parse_options(self, argc, argv, &s);
-	if (first == -2) {
-		status = cmd_finish(EXIT_FOUND);
+	status = cmd_begin(self, argc, argv, &s);
+	if (status != CMD_GO)
 		goto out;
-	}
-	if (first < 0)
-		goto out;
-	if (first < argc) {
-		cmd_warn("package: unexpected argument '%s'", argv[first]);
-		cmd_print_usage(self, stderr);
-		goto out;
-	}
+	status = EXIT_USAGE;
 	if (po.key_id == NULL || po.output == NULL || *po.output == '\0') {
 		cmd_warn("package: give --key-id and -o FILE");
 		cmd_print_usage(self, stderr);

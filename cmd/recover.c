@@ -143,18 +143,7 @@ recover_apply(void *settings, int key, const char *arg)
 		ro->rotate = arg;
 		return 0;
 	case OPT_SOURCE:
-		if (strcmp(arg, "ad") == 0)
-			ro->source = SRC_AD;
-		else if (strcmp(arg, "graph") == 0)
-			ro->source = SRC_GRAPH;
-		else if (strcmp(arg, "all") == 0)
-			ro->source = SRC_ALL;
-		else {
-			cmd_warn("recover: source '%s' is not ad, graph or all",
-			    arg);
-			return -1;
-		}
-		return 0;
+		return find_parse_source("recover", arg, &ro->source);
 	}
 	if (key >= OPT_QUESTION && key < OPT_QUESTION + Q_COUNT) {
 		enum question q = (enum question)(key - OPT_QUESTION);
@@ -339,23 +328,16 @@ run_recover(const struct cmd *self, int argc, char **argv)
 	char key_id[BDE_GUID_LEN + 1], *device = NULL, *err = NULL;
 	const char *q;
 	cJSON *rec = NULL, *causes;
-	int first, status = EXIT_USAGE, want_ad, want_graph, tries, i, v;
+	int status = EXIT_USAGE, want_ad, want_graph, tries, i, v;
 
 	memset(&ro, 0, sizeof(ro));
 	memset(&f, 0, sizeof(f));
 	settings_init(&s);
 	s.cmd = &ro;
-	first = cmd_parse_options(self, argc, argv, &s);
-	if (first == -2) {
-		status = cmd_finish(EXIT_FOUND);
+	status = cmd_begin(self, argc, argv, &s);
+	if (status != CMD_GO)
 		goto out;
-	}
-	if (first < 0)
-		goto out;
-	if (first < argc) {
-		cmd_warn("recover: unexpected argument '%s'", argv[first]);
-		goto out;
-	}
+	status = EXIT_USAGE;
 	if (settings_finish(&s) < 0 ||
 	    find_select(&s, ro.source, &want_ad, &want_graph, "recover") < 0 ||
 	    settings_load_secrets(&s, want_ad, want_graph) < 0)

@@ -186,23 +186,15 @@ run_rotate(const struct cmd *self, int argc, char **argv)
 {
 	struct rotate_opts ro;
 	struct settings s;
-	int first, status = EXIT_USAGE, tty = -1;
+	int status = EXIT_USAGE, tty = -1;
 
 	memset(&ro, 0, sizeof(ro));
 	settings_init(&s);
 	s.cmd = &ro;
-	first = cmd_parse_options(self, argc, argv, &s);
-	if (first == -2) {
-		status = cmd_finish(EXIT_FOUND);
+	status = cmd_begin(self, argc, argv, &s);
+	if (status != CMD_GO)
 		goto out;
-	}
-	if (first < 0)
-		goto out;
-	if (first < argc) {
-		cmd_warn("rotate: unexpected argument '%s'", argv[first]);
-		cmd_print_usage(self, stderr);
-		goto out;
-	}
+	status = EXIT_USAGE;
 	if ((ro.device == NULL) == (ro.device_id == NULL)) {
 		cmd_warn("rotate: give exactly one of --device and --device-id");
 		cmd_print_usage(self, stderr);
