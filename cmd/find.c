@@ -40,11 +40,8 @@ find_select(const struct settings *s, enum find_source src, int *want_ad,
 		    "BDEKEY_LDAP_URI or URI in ldap.conf", cmdname);
 		return -1;
 	}
-	if (*want_graph && !settings_graph_configured(s)) {
-		cmd_warn("%s: no Entra tenant configured: set --tenant or "
-		    "BDEKEY_TENANT", cmdname);
+	if (*want_graph && settings_need_graph(s, cmdname) < 0)
 		return -1;
-	}
 	if (!*want_ad && !*want_graph) {
 		cmd_warn("%s: no directory configured: set BDEKEY_LDAP_URI for "
 		    "Active Directory or BDEKEY_TENANT for Entra ID", cmdname);

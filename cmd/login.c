@@ -45,11 +45,8 @@ run_login(const struct cmd *self, int argc, char **argv)
 	status = EXIT_USAGE;
 	if (settings_finish(&s) < 0)
 		goto out;
-	if (!settings_graph_configured(&s)) {
-		cmd_warn("login: no Entra tenant configured: set --tenant or "
-		    "BDEKEY_TENANT");
+	if (settings_need_graph(&s, "login") < 0)
 		goto out;
-	}
 	if (settings_load_secrets(&s, 0, 1) < 0)
 		goto out;
 	st = graph_login(&s.graph, show_message, NULL, &who, &err);

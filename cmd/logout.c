@@ -26,11 +26,8 @@ run_logout(const struct cmd *self, int argc, char **argv)
 	status = EXIT_USAGE;
 	if (settings_finish(&s) < 0)
 		goto out;
-	if (!settings_graph_configured(&s)) {
-		cmd_warn("logout: no Entra tenant configured: set --tenant or "
-		    "BDEKEY_TENANT");
+	if (settings_need_graph(&s, "logout") < 0)
 		goto out;
-	}
 	st = graph_logout(&s.graph, &err);
 	if (st != BDE_OK) {
 		cmd_warn("logout: %s", err != NULL ? err : "failed");

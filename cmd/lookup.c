@@ -5,6 +5,7 @@
  */
 #include "cmd/audit.h"
 #include "cmd/find.h"
+#include "http/http.h"
 #include "checksum/checksum.h"
 
 #include <cJSON.h>
@@ -129,29 +130,6 @@ denied_text(const struct bde_key *k)
 	    "BitlockerKey.Read.All and a role that may read keys)";
 }
 
-/* Wipe every string in a cJSON tree (it holds passwords), then free it. */
-static void
-json_wipe(cJSON *item)
-{
-	cJSON *c;
-
-	for (c = item; c != NULL; c = c->next) {
-		if (c->valuestring != NULL)
-			explicit_bzero(c->valuestring, strlen(c->valuestring));
-		if (c->child != NULL)
-			json_wipe(c->child);
-	}
-}
-
-static void
-json_wipe_delete(cJSON *item)
-{
-	if (item == NULL)
-		return;
-	json_wipe(item);
-	cJSON_Delete(item);
-}
-
 static cJSON *
 json_str_or_null(const char *s)
 {
@@ -250,7 +228,8 @@ out:
 		explicit_bzero(text, strlen(text));
 		free(text);
 	}
-	json_wipe_delete(root);
+	/* the tree holds passwords */
+	http_json_wipe_delete(root);
 	if (rc < 0)
 		cmd_warn("lookup: out of memory");
 	return rc;

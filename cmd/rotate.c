@@ -207,11 +207,8 @@ run_rotate(const struct cmd *self, int argc, char **argv)
 	}
 	if (settings_finish(&s) < 0)
 		goto out;
-	if (!settings_graph_configured(&s)) {
-		cmd_warn("rotate: no Entra tenant configured: set --tenant or "
-		    "BDEKEY_TENANT");
+	if (settings_need_graph(&s, "rotate") < 0)
 		goto out;
-	}
 	if (s.require_reason && (ro.reason == NULL || ro.reason[0] == '\0')) {
 		cmd_warn("rotate: a --reason (e.g. the ticket number) is "
 		    "required ([audit] require_reason)");

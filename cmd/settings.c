@@ -572,6 +572,16 @@ settings_graph_configured(const struct settings *s)
 	return s->graph.tenant != NULL;
 }
 
+int
+settings_need_graph(const struct settings *s, const char *cmdname)
+{
+	if (settings_graph_configured(s))
+		return 0;
+	cmd_warn("%s: no Entra tenant configured: set --tenant or "
+	    "BDEKEY_TENANT", cmdname);
+	return -1;
+}
+
 /* Whether the mechanism sends a password we must supply. */
 static int
 mech_needs_password(const char *mech)

@@ -109,6 +109,9 @@ int settings_finish(struct settings *s);
 int settings_ad_configured(const struct settings *s);
 int settings_graph_configured(const struct settings *s);
 
+/* 0 when Graph is configured, else -1 after saying how to configure it. */
+int settings_need_graph(const struct settings *s, const char *cmdname);
+
 /*
  * Read the secrets the settings point at: the LDAP bind password (file,
  * else a no-echo prompt on a TTY when the mechanism needs one) when
