@@ -51,7 +51,9 @@ DEB_TEST := libcmocka-dev mandoc clang libclang-rt-14-dev python3 python3-crypto
 	libsasl2-modules-gssapi-mit util-linux bsdutils ncurses-bin
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 
-NEED_LIBS := $(filter-out deps clean help,$(or $(MAKECMDGOALS),all))
+# check and demo install what is missing first, then build in a sub-make
+# (which sees the new libraries); only the other goals need them now.
+NEED_LIBS := $(filter-out deps deps-if-root clean check demo lint,$(or $(MAKECMDGOALS),all))
 ifneq ($(NEED_LIBS),)
 MISSING := $(strip $(foreach p,$(PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p))))
 ifneq ($(MISSING),)
@@ -82,8 +84,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 
-.PHONY: deps-if-root all check unit-test cli-test integration-test deps install uninstall \
-	clean demo fuzz bench lint help
+.PHONY: deps-if-root all check check-run deps install uninstall \
+	clean demo demo-run fuzz bench lint help
 
 all: $(O)/bdekey
 
@@ -105,7 +107,9 @@ $(O)/tests/%: tests/unit/%.c $(O)/libbdekey.a
 
 # `make check` installs what is missing first (a no-op when all is there).
 check: deps-if-root
-	$(MAKE) --no-print-directory $(O)/bdekey $(UNIT_BINS)
+	$(MAKE) --no-print-directory check-run
+
+check-run: $(O)/bdekey $(UNIT_BINS)
 	BDEKEY=$(abspath $(O)/bdekey) O=$(O) tests/run-all.sh $(UNIT_BINS)
 
 deps-if-root:
@@ -114,7 +118,10 @@ deps-if-root:
 deps:
 	@tools/deps.sh --install $(DEB_ALL)
 
-demo: deps-if-root $(O)/bdekey
+demo: deps-if-root
+	$(MAKE) --no-print-directory demo-run
+
+demo-run: $(O)/bdekey
 	BDEKEY=$(abspath $(O)/bdekey) tools/demo.sh
 
 fuzz:
