@@ -19,16 +19,35 @@ PY=/usr/bin/python3
 pass=0
 fail=0
 failed=()
+tests_pass=0
+tests_fail=0
+out=$(mktemp /tmp/bdekey-run.XXXXXX)
+# run NAME COMMAND...: a suite; its own closing line adds to the test count
 run() {
-	local name=$1
+	local name=$1 rc line n m
 	shift
 	echo "== $name"
-	if "$@"; then
+	"$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" -eq 0 ]; then
 		pass=$((pass + 1))
 	else
 		fail=$((fail + 1))
 		failed+=("$name")
 	fi
+	# "suite: N passed, M failed" (ours) or cmocka's "[  PASSED  ] N test(s)."
+	line=$(grep -E '^[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+	if [ -n "$line" ]; then
+		n=$(echo "$line" | sed -E 's/^[^:]*: ([0-9]+) passed.*/\1/')
+		m=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+	else
+		n=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) test.*/\1/p' "$out" | tail -1)
+		m=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) test.*/\1/p' "$out" | tail -1)
+	fi
+	tests_pass=$((tests_pass + ${n:-0}))
+	tests_fail=$((tests_fail + ${m:-0}))
+	# a suite that failed without counting a failure still counts one
+	[ "$rc" -eq 0 ] || [ "${m:-0}" -gt 0 ] || tests_fail=$((tests_fail + 1))
 }
 
 for t in "$@"; do
@@ -45,6 +64,7 @@ else
 	echo "the Samba AD DC did not start:"
 	tail -20 "$addir.log"
 	fail=$((fail + 1))
+	tests_fail=$((tests_fail + 1))
 	failed+=("samba-dc")
 fi
 rm -f "$addir.log"
@@ -57,11 +77,15 @@ if [ -n "$(ls -A "$sanlogs")" ]; then
 	echo "== sanitizer reports"
 	cat "$sanlogs"/*
 	fail=$((fail + 1))
+	tests_fail=$((tests_fail + 1))
 	failed+=("sanitizer reports")
 fi
 rm -rf "$sanlogs"
 
+rm -f "$out"
+
 echo
-[ "$fail" -eq 0 ] || echo "failed: ${failed[*]}"
-echo "check: $pass passed, $fail failed"
+[ "$fail" -eq 0 ] || echo "failed suites: ${failed[*]}"
+echo "suites: $pass passed, $fail failed"
+echo "check: $tests_pass passed, $tests_fail failed"
 [ "$fail" -eq 0 ]
