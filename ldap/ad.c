@@ -10,6 +10,7 @@
  * the password is a confidential attribute (Control Access to read).
  */
 #include "ldap/ad.h"
+#include "ldap/ad_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -39,8 +40,6 @@
 /* LDAP_SERVER_DOMAIN_SCOPE_OID (MS-ADTS 3.1.1.3.4.1.9): no referrals */
 #define AD_CONTROL_DOMAIN_SCOPE "1.2.840.113556.1.4.1339"
 
-#define AD_CLASS_RECOVERY "msFVE-RecoveryInformation"
-#define AD_ATTR_GUID "msFVE-RecoveryGuid"
 #define AD_ATTR_VOLUME "msFVE-VolumeGuid"
 #define AD_ATTR_PASSWORD "msFVE-RecoveryPassword"
 #define AD_ATTR_PACKAGE "msFVE-KeyPackage"
@@ -1024,108 +1023,6 @@ ad_find_base(struct ad *ad, char **errstr)
 
 /* ------------------------------------------------------------------ */
 /* Filters                                                              */
-
-/*
- * Escape s for a filter value (RFC 4515 3: '*', '(', ')', '\' and NUL
- * as \XX).  Returns a new string the caller frees, or NULL.
- */
-static char *
-ad_filter_escape(const char *s)
-{
-	size_t n = 0, i;
-	char *out, *p;
-
-	for (i = 0; s[i] != '\0'; i++)
-		n += strchr("*()\\", s[i]) != NULL ? 3 : 1;
-	out = malloc(n + 1);
-	if (out == NULL)
-		return NULL;
-	for (p = out, i = 0; s[i] != '\0'; i++) {
-		if (strchr("*()\\", s[i]) != NULL)
-			p += sprintf(p, "\\%02x", (unsigned char)s[i]);
-		else
-			*p++ = s[i];
-	}
-	*p = '\0';
-	return out;
-}
-
-/*
- * How many leading bytes of the stored (mixed-endian) GUID a key-ID
- * prefix of n hex digits fixes.  Storage order is field 1 reversed
- * (bytes 3 2 1 0), field 2 reversed (5 4), field 3 reversed (7 6), then
- * bytes 8..15 as written (MS-DTYP 2.3.4.2).  A field fixes its stored
- * bytes only when all its digits are known: 10 digits fix written byte 4,
- * which is stored after the unknown byte 5, so they give no more than 8.
- */
-static size_t
-ad_guid_stored_prefix(size_t n)
-{
-	if (n >= 16)
-		return 8 + (n - 16) / 2;
-	if (n >= 12)
-		return 6;
-	return 4;
-}
-
-/*
- * The filter for recovery objects whose key ID starts with id: equality
- * on all 16 stored bytes of msFVE-RecoveryGuid for a full ID, else an
- * initial substring of the stored bytes the prefix fixes (served from
- * the attribute's index by Windows DCs).  Hits are still re-checked on
- * the decoded GUID: the filter may be wider than the query (odd digit
- * counts, partial fields, the cut below), never narrower.
- *
- * Samba 4.17 compares substring chunks as C strings: it cuts a chunk at
- * its first NUL byte, and an initial chunk that starts with NUL matches
- * nothing (measured).  So the chunk is cut before its first NUL here, and
- * when the first stored byte is NUL (key IDs whose digits 7-8 are "00",
- * 1 in 256) the key ID is matched in the CN, "<time>{GUID}", instead.
- * Returns a new string the caller frees, or NULL.
- */
-static char *
-ad_keyid_filter(const struct bde_keyid *id)
-{
-	uint8_t written[16], stored[16];
-	char value[16 * 3 + 1], dashed[BDE_GUID_LEN + 1], *p, *f = NULL;
-	size_t i, n, nbytes;
-	unsigned b;
-
-	memset(written, 0, sizeof(written));
-	for (i = 0; i + 1 < id->len && i / 2 < 16; i += 2) {
-		if (sscanf(id->hex + i, "%2x", &b) != 1)
-			return NULL;
-		written[i / 2] = (uint8_t)b;
-	}
-	bde_guid_swap_ms(written, stored);
-	if (id->len == 32) {
-		nbytes = 16;
-	} else {
-		nbytes = ad_guid_stored_prefix(id->len);
-		for (n = 0; n < nbytes && stored[n] != 0; n++)
-			;
-		nbytes = n;
-	}
-	if (nbytes == 0) {
-		/* the prefix as written in the CN: dashes after 8-4-4-4 */
-		for (p = dashed, i = 0; i < id->len; i++) {
-			if (i == 8 || i == 12 || i == 16 || i == 20)
-				*p++ = '-';
-			*p++ = id->hex[i];
-		}
-		*p = '\0';
-		if (asprintf(&f, "(&(objectClass=" AD_CLASS_RECOVERY
-		    ")(cn=*{%s*))", dashed) < 0)
-			return NULL;
-		return f;
-	}
-	for (p = value, i = 0; i < nbytes; i++)
-		p += sprintf(p, "\\%02X", stored[i]);
-	if (asprintf(&f, "(&(objectClass=" AD_CLASS_RECOVERY ")("
-	    AD_ATTR_GUID "=%s%s))", value, nbytes == 16 ? "" : "*") < 0)
-		return NULL;
-	return f;
-}
 
 /* ------------------------------------------------------------------ */
 /* Recovery objects to keys                                             */
