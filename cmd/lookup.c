@@ -390,6 +390,25 @@ read_out_check(const struct bde_keylist *all)
 	return EXIT_FOUND;
 }
 
+/* Nothing found: each directory's own words (no such computer, no keys). */
+static void
+warn_not_found(const struct lookup_opts *lo, const struct find *f)
+{
+	size_t i;
+	int said = 0;
+
+	for (i = 0; i < f->njobs; i++) {
+		if (f->job[i].st == BDE_ENOTFOUND && f->job[i].err != NULL) {
+			cmd_warn("%s: %s", f->job[i].name, f->job[i].err);
+			said = 1;
+		}
+	}
+	if (!said || (lo->device != NULL && lo->key_id != NULL))
+		cmd_warn("lookup: no recovery key found for %s '%s'",
+		    lo->device ? "device" : "key ID",
+		    lo->device ? lo->device : lo->key_id);
+}
+
 static int
 run_lookup(const struct cmd *self, int argc, char **argv)
 {
@@ -467,9 +486,7 @@ run_lookup(const struct cmd *self, int argc, char **argv)
 	} else {
 		print_human(&lo, &f.keys);
 		if (f.keys.n == 0 && find_failure_status(&f) == EXIT_NOTFOUND)
-			cmd_warn("lookup: no recovery key found for %s '%s'",
-			    lo.device ? "device" : "key ID",
-			    lo.device ? lo.device : lo.key_id);
+			warn_not_found(&lo, &f);
 	}
 	status = cmd_finish(lookup_status(&lo, &f));
 out:

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define LDAP_BUILTIN_URI "ldap://localhost:389/??base"
+
 char *
 ad_ldapconf(const char *what)
 {
@@ -17,6 +19,16 @@ ad_ldapconf(const char *what)
 	/* libldap reads ldap.conf, ~/.ldaprc and LDAP* on first use */
 	if (ldap_get_option(NULL, opt, &v) != LDAP_OPT_SUCCESS || v == NULL)
 		return NULL;
+	/*
+	 * With nothing configured libldap still answers its built-in default,
+	 * rendered this way; a URI the user gave never has the "??base" tail
+	 * (only the old HOST setting gives it, so honour that one).
+	 */
+	if (opt == LDAP_OPT_URI && strcmp(v, LDAP_BUILTIN_URI) == 0 &&
+	    getenv("LDAPHOST") == NULL) {
+		ldap_memfree(v);
+		return NULL;
+	}
 	if (*v != '\0')
 		copy = strdup(v);
 	ldap_memfree(v);

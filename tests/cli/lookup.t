@@ -57,3 +57,20 @@ stderr-has: a --reason (e.g. the ticket number) is required
 args: lookup --device PC1 extra
 exit: 2
 stderr-has: unexpected argument 'extra'
+
+=== libldap's own LDAPURI is honoured when bdekey has no URI
+args: lookup --device PC1 --timeout 2
+env: BDEKEY_LDAP_URI=
+env: BDEKEY_TENANT=
+env: BDEKEY_CONFIG=/dev/null
+env: LDAPURI=ldap://127.0.0.1:9
+exit: 4
+stderr-has: bdekey: ad: ldap://127.0.0.1:9: cannot connect
+
+=== libldap's built-in default (ldap://localhost) is not a configuration
+args: config
+env: BDEKEY_LDAP_URI=
+env: BDEKEY_CONFIG=/dev/null
+env: LDAPURI=
+exit: 0
+stdout-has: # uri: none: AD is not searched
