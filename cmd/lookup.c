@@ -403,7 +403,10 @@ warn_not_found(const struct lookup_opts *lo, const struct find *f)
 			said = 1;
 		}
 	}
-	if (!said || (lo->device != NULL && lo->key_id != NULL))
+	if (lo->device != NULL && lo->key_id != NULL)
+		cmd_warn("lookup: device '%s' has no recovery key with ID "
+		    "'%s'", lo->device, lo->key_id);
+	else if (!said)
 		cmd_warn("lookup: no recovery key found for %s '%s'",
 		    lo->device ? "device" : "key ID",
 		    lo->device ? lo->device : lo->key_id);
