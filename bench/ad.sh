@@ -88,43 +88,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-log() { echo "bench/ad.sh: $*" >&2; }
+BENCH_NAME=bench/ad.sh
+. "$ROOT/bench/lib.sh"
 
-# fg CMD...: run CMD in the background and wait for it, so that a signal to
-# this script is acted on at once (bash runs traps only between commands, but
-# interrupts a wait); cleanup ends the command
-CHILD=
-# kill_tree PID: SIGTERM to PID and every process below it (by pid, from
-# the PPid lines of /proc/*/status)
-kill_tree() {
-	local table pids=" $1 " more=1 pid ppid
-	table=$(awk '/^Pid:/ {pid = $2} /^PPid:/ {print pid, $2}' /proc/[0-9]*/status 2>/dev/null || true)
-	while [ "$more" = 1 ]; do
-		more=0
-		while read -r pid ppid; do
-			case $pids in *" $ppid "*) case $pids in *" $pid "*) ;; *) pids="$pids$pid " more=1 ;; esac ;; esac
-		done <<<"$table"
-	done
-	for pid in $pids; do
-		kill "$pid" 2>/dev/null || true
-	done
-}
-fg() {
-	local rc=0
-	"$@" &
-	CHILD=$!
-	wait "$CHILD" || rc=$?
-	CHILD=
-	return "$rc"
-}
-
-# a private HOME: no user config, token cache or audit log of the caller's
-mkdir -p "$TMP/home"
-export HOME=$TMP/home XDG_CONFIG_HOME=$TMP/home/.config \
-	XDG_CACHE_HOME=$TMP/home/.cache XDG_STATE_HOME=$TMP/home/.state
-for v in $(env | sed -n 's/^\(BDEKEY_[A-Za-z0-9_]*\)=.*/\1/p; s/^\(LDAP[A-Za-z0-9_]*\)=.*/\1/p'); do
-	unset "$v"
-done
+private_home BDEKEY_ LDAP
 
 log "DC in $DC on $IP"
 SECONDS=0

@@ -399,7 +399,6 @@ run_check(const struct cmd *self, int argc, char **argv)
 	struct check_settings cs = { 0 };
 	struct line l = { NULL, 0, CHECK_OUT_SIZE };
 	int first, i, status = EXIT_FOUND;
-	static char outbuf[1 << 16];
 
 	first = cmd_parse_options(self, argc, argv, &cs);
 	if (first == -2)
@@ -423,7 +422,6 @@ run_check(const struct cmd *self, int argc, char **argv)
 		cmd_warn("check: out of memory");
 		return EXIT_UNREACH;
 	}
-	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	if (strcmp(argv[first], "-") == 0) {
 		status = check_stream(cs.json, &l);
 	} else {
@@ -438,8 +436,6 @@ run_check(const struct cmd *self, int argc, char **argv)
 		}
 	}
 	status = cmd_finish(status);
-	/* flushed: what is left in the buffer is old output */
-	explicit_bzero(outbuf, sizeof(outbuf));
 	explicit_bzero(l.p, CHECK_OUT_SIZE);
 	free(l.p);
 	return status;

@@ -95,9 +95,12 @@ void cmd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Exit status for a backend status. */
 int cmd_exit_status(enum bde_status st);
 
+/* Give stdout bdekey's own buffer (see cmd_finish); first thing in main. */
+void cmd_stdout_init(void);
+
 /*
- * Flush stdout and check it: data cut short by a full disk or a closed
- * pipe is an error.  Returns status unchanged, or EXIT_UNREACH after
+ * Flush stdout, wipe its buffer (it held passwords) and check it: data
+ * cut short by a full disk or a closed pipe is an error.  Returns status unchanged, or EXIT_UNREACH after
  * printing why when stdout failed.
  */
 int cmd_finish(int status);

@@ -25,6 +25,7 @@ main(int argc, char **argv)
 	const struct cmd *c;
 
 	harden();
+	cmd_stdout_init();
 	setlocale(LC_CTYPE, "");
 	if (argc < 2) {
 		cmd_print_overview(stderr);

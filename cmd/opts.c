@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define HELP_KEY 'h'
 #define MAX_OPTIONS 64
@@ -204,10 +205,26 @@ cmd_exit_status(enum bde_status st)
 	return EXIT_UNREACH;
 }
 
+/*
+ * stdout's buffer is ours: it holds passwords on their way out, so it is
+ * wiped once flushed (cmd_finish).  Full buffering, 64 KiB, unless stdout
+ * is a terminal (then a line at a time, for the guided commands).
+ */
+static char stdout_buf[1 << 16];
+
+void
+cmd_stdout_init(void)
+{
+	setvbuf(stdout, stdout_buf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF,
+	    sizeof(stdout_buf));
+}
+
 int
 cmd_finish(int status)
 {
 	int bad = fflush(stdout) != 0 || ferror(stdout);
+
+	explicit_bzero(stdout_buf, sizeof(stdout_buf));
 
 	if (bad) {
 		cmd_warn("cannot write to standard output: %s",
