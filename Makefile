@@ -47,7 +47,7 @@ DEB_BUILD := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
 	libldap-dev libsasl2-dev libssl-dev
 DEB_TEST := libcmocka-dev mandoc clang libclang-rt-14-dev python3 python3-cryptography openssl \
 	curl procps samba samba-ad-dc samba-ad-provision winbind python3-samba \
-	ldb-tools krb5-user ldap-utils libsasl2-modules \
+	ldb-tools krb5-user ldap-utils libsasl2-modules time \
 	libsasl2-modules-gssapi-mit util-linux bsdutils ncurses-bin
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 

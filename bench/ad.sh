@@ -142,6 +142,8 @@ PWFILE = E["BENCH_PWFILE"]
 BIND_DN = E["AD_HELPDESK_DN"]
 GSS = E.get("BENCH_GSSAPI") == "1"
 sys.path.insert(0, os.path.join(ROOT, "tests", "ad"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import benchproc  # noqa: E402
 import fixture  # noqa: E402
 
 CLASS = "msFVE-RecoveryInformation"
@@ -156,33 +158,7 @@ RSS_PASS = False
 # ---------------------------------------------------------------- processes
 
 def spawn(argv, env, timeout=60):
-    """Run argv; (exit status, stdout, stderr, peak RSS in KiB or 0).
-
-    In a timed run the peak RSS is not taken: wait4's ru_maxrss of a child
-    forked from this Python process starts at this process's RSS.  The
-    separate RSS pass runs argv under /usr/bin/time, a small forker."""
-    errpath = os.path.join(TMP, "stderr")
-    rsspath = os.path.join(TMP, "rss")
-    if RSS_PASS:
-        argv = ["/usr/bin/time", "-f", "%M", "-o", rsspath] + argv
-    with open(errpath, "wb") as err:
-        p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=err)
-    timer = threading.Timer(timeout, lambda: os.kill(p.pid, 9))
-    timer.start()
-    out = p.stdout.read()
-    p.stdout.close()
-    _, status, _ = os.wait4(p.pid, 0)
-    timer.cancel()
-    p.returncode = os.waitstatus_to_exitcode(status)
-    with open(errpath, "rb") as f:
-        errtext = f.read()
-    rss = 0
-    if RSS_PASS:
-        with open(rsspath) as f:
-            rss = int(f.read().split()[-1])
-    return p.returncode, out.decode("utf-8", "replace"), \
-        errtext.decode("utf-8", "replace"), rss
+    return benchproc.spawn(argv, env, TMP, timeout, RSS_PASS)
 
 
 def base_env():
@@ -524,9 +500,7 @@ def build_cases():
     return cs
 
 
-def pct(v, p):
-    s = sorted(v)
-    return s[max(0, math.ceil(p * len(s)) - 1)]
+pct = benchproc.pct
 
 
 def count_pass(cases):

@@ -191,6 +191,8 @@ import urllib.request
 E = os.environ
 TMP = E["BENCH_TMP"]
 BDEKEY = E["BDEKEY"]
+sys.path.insert(0, os.path.join(E["BENCH_ROOT"], "bench"))
+import benchproc  # noqa: E402
 RUNS = int(E.get("BENCH_RUNS", "9"))
 WARM = 1
 EMU = E.get("GRAPH_EMU_URL")
@@ -220,28 +222,7 @@ def token():
 
 
 def spawn(argv, env, timeout=120):
-    """Run argv; (exit status, stdout, stderr, peak RSS KiB or 0)."""
-    errpath = os.path.join(TMP, "stderr")
-    rsspath = os.path.join(TMP, "rss")
-    if RSS_PASS:
-        argv = ["/usr/bin/time", "-f", "%M", "-o", rsspath] + argv
-    with open(errpath, "wb") as err:
-        p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=err)
-    timer = threading.Timer(timeout, lambda: os.kill(p.pid, 9))
-    timer.start()
-    out = p.stdout.read()
-    p.stdout.close()
-    _, status, _ = os.wait4(p.pid, 0)
-    timer.cancel()
-    p.returncode = os.waitstatus_to_exitcode(status)
-    with open(errpath, "rb") as f:
-        err = f.read().decode("utf-8", "replace")
-    rss = 0
-    if RSS_PASS:
-        with open(rsspath) as f:
-            rss = int(f.read().split()[-1])
-    return p.returncode, out.decode("utf-8", "replace"), err, rss
+    return benchproc.spawn(argv, env, TMP, timeout, RSS_PASS)
 
 
 def env_for(tool):
@@ -320,9 +301,7 @@ class Case:
                     stats["key_reads"]), rss
 
 
-def pct(v, p):
-    s = sorted(v)
-    return s[max(0, math.ceil(p * len(s)) - 1)]
+pct = benchproc.pct
 
 
 def build(which):
@@ -487,7 +466,7 @@ if __name__ == "__main__":
     sys.exit(main())
 PYEOF
 
-export BENCH_TMP=$TMP BENCH_RUNS=$RUNS BENCH_DELAY=$DELAY_MS BDEKEY
+export BENCH_TMP=$TMP BENCH_ROOT=$ROOT BENCH_RUNS=$RUNS BENCH_DELAY=$DELAY_MS BDEKEY
 echo "## bench/graph.sh: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, $("$PY" -V), bdekey $("$BDEKEY" --version 2>&1 | head -n 1), $(curl -V 2>/dev/null | head -n 1 | cut -d' ' -f1-2)"
 fail=0
 results=()
