@@ -201,6 +201,8 @@ cmd_exit_status(enum bde_status st)
 	case BDE_ENOMEM:
 	case BDE_EIO:
 		return EXIT_UNREACH;
+	case BDE_EBADKEY:
+		return EXIT_BADSUM;
 	}
 	return EXIT_UNREACH;
 }

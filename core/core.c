@@ -37,6 +37,8 @@ bde_status_kind(enum bde_status st)
 		return "memory";
 	case BDE_EIO:
 		return "io";
+	case BDE_EBADKEY:
+		return "bad-key";
 	}
 	return "unknown";
 }

@@ -27,7 +27,9 @@ enum bde_status {
 	BDE_EUNREACH,		/* server down, timeout, DNS, TLS failure */
 	BDE_EPROTO,		/* the server said something we cannot use */
 	BDE_ENOMEM,
-	BDE_EIO			/* a local file or terminal failed */
+	BDE_EIO,		/* a local file or terminal failed */
+	BDE_EBADKEY		/* a key that fails its checksum or does
+				   not unlock the volume it is for */
 };
 
 /* "auth", "permission", "unreachable", "protocol", "config", ... */
