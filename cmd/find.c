@@ -70,13 +70,14 @@ run_job(void *arg)
 	if (j->st != BDE_OK)
 		return NULL;
 	if (j->device != NULL)
-		j->st = b.by_device(b.self, j->device, j->flags, &j->keys,
+		j->st = b.ops->by_device(b.self, j->device, j->flags, &j->keys,
 		    &j->err);
 	else
-		j->st = b.by_keyid(b.self, j->id, j->flags, &j->keys, &j->err);
-	if (b.identity != NULL && b.identity(b.self) != NULL)
-		j->identity = strdup(b.identity(b.self));
-	b.close(b.self);
+		j->st = b.ops->by_keyid(b.self, j->id, j->flags, &j->keys,
+		    &j->err);
+	if (b.ops->identity(b.self) != NULL)
+		j->identity = strdup(b.ops->identity(b.self));
+	b.ops->close(b.self);
 	return NULL;
 }
 

@@ -212,14 +212,14 @@ run_package(const struct cmd *self, int argc, char **argv)
 	struct bde_keyid id;
 	struct bde_backend b;
 	struct stat sb;
-	unsigned char *pkg = NULL;
-	size_t len = 0;
-	char *err = NULL, *device = NULL, *key_id = NULL;
+	struct bde_package pkg;
+	char *err = NULL;
 	enum bde_status st;
 	int status = EXIT_USAGE, opened = 0;
 
 	memset(&po, 0, sizeof(po));
 	memset(&b, 0, sizeof(b));
+	memset(&pkg, 0, sizeof(pkg));
 	settings_init(&s);
 	s.cmd = &po;
 	status = cmd_begin(self, argc, argv, &s);
@@ -267,33 +267,29 @@ run_package(const struct cmd *self, int argc, char **argv)
 		goto out;
 	}
 	opened = 1;
-	st = ad_key_package(&b, &id, &pkg, &len, &device, &key_id, &err);
+	st = b.ops->key_package(b.self, &id, &pkg, &err);
 	if (st != BDE_OK) {
 		cmd_warn("package: ad: %s", err);
 		status = cmd_exit_status(st);
 		goto out;
 	}
 	/* the audit record comes first: no record, no package */
-	if (audit_package(&s, &po, device, key_id, b.identity(b.self),
-	    len) < 0) {
+	if (audit_package(&s, &po, pkg.device, pkg.key_id,
+	    b.ops->identity(b.self), pkg.len) < 0) {
 		status = EXIT_UNREACH;
 		goto out;
 	}
-	status = write_package(po.output, pkg, len, po.force);
+	status = write_package(po.output, pkg.data, pkg.len, po.force);
 	if (status != EXIT_FOUND)
 		goto out;
 	printf("wrote the key package of key %s (device '%s', %zu bytes) to "
-	    "'%s'\n", key_id, device ? device : "?", len, po.output);
+	    "'%s'\n", pkg.key_id, pkg.device ? pkg.device : "?", pkg.len,
+	    po.output);
 	status = cmd_finish(EXIT_FOUND);
 out:
-	if (pkg != NULL) {
-		explicit_bzero(pkg, len);
-		free(pkg);
-	}
+	bde_package_release(&pkg);
 	if (opened)
-		b.close(b.self);
-	free(device);
-	free(key_id);
+		b.ops->close(b.self);
 	free(err);
 	settings_release(&s);
 	return status;

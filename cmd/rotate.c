@@ -76,7 +76,7 @@ static const char *const rotate_synopsis[] = {
  * /dev/tty, never to stdout: it is not data.
  */
 static int
-confirm(int tty, const struct graph_managed *m)
+confirm(int tty, const struct bde_device *m)
 {
 	char line[64], q[512];
 	ssize_t r;
@@ -85,7 +85,7 @@ confirm(int tty, const struct graph_managed *m)
 
 	len = snprintf(q, sizeof(q), "rotate the BitLocker recovery "
 	    "passwords of '%s' (Entra device %s, Intune device %s)? [y/N] ",
-	    m->device_name, m->device_id, m->id);
+	    m->name, m->device_id, m->id);
 	if (len < 0 || write(tty, q, strlen(q)) < 0)
 		return 0;
 	while (n < sizeof(line) - 1) {
@@ -103,7 +103,7 @@ confirm(int tty, const struct graph_managed *m)
 /* The audit record comes before the request: no record, no rotation. */
 static int
 audit_rotation(const struct settings *s, const struct rotate_opts *ro,
-    const struct graph_managed *m, const char *identity)
+    const struct bde_device *m, const char *identity)
 {
 	struct audit a;
 	cJSON *rec;
@@ -115,7 +115,7 @@ audit_rotation(const struct settings *s, const struct rotate_opts *ro,
 	rec = audit_record_new("rotate", NULL, identity, ro->reason);
 	if (rec == NULL ||
 	    cJSON_AddStringToObject(rec, "source", "graph") == NULL ||
-	    cJSON_AddStringToObject(rec, "device", m->device_name) == NULL ||
+	    cJSON_AddStringToObject(rec, "device", m->name) == NULL ||
 	    cJSON_AddStringToObject(rec, "device_id", m->device_id) == NULL ||
 	    cJSON_AddStringToObject(rec, "managed_device_id", m->id) == NULL) {
 		cJSON_Delete(rec);
@@ -137,7 +137,7 @@ rotate_device(struct settings *s, const char *device, const char *device_id,
 {
 	struct rotate_opts ro;
 	struct bde_backend b;
-	struct graph_managed m;
+	struct bde_device m;
 	enum bde_status st;
 	char *err = NULL;
 	int status;
@@ -148,7 +148,7 @@ rotate_device(struct settings *s, const char *device, const char *device_id,
 	ro.reason = reason;
 	st = graph_open(&s->graph, &b, &err);
 	if (st == BDE_OK)
-		st = graph_find_managed(&b, device, device_id, &m, &err);
+		st = b.ops->find_device(b.self, device, device_id, &m, &err);
 	if (st != BDE_OK) {
 		cmd_warn("rotate: %s", err != NULL ? err : "failed");
 		status = cmd_exit_status(st);
@@ -159,11 +159,11 @@ rotate_device(struct settings *s, const char *device, const char *device_id,
 		status = EXIT_NOTFOUND;
 		goto out;
 	}
-	if (audit_rotation(s, &ro, &m, b.identity(b.self)) < 0) {
+	if (audit_rotation(s, &ro, &m, b.ops->identity(b.self)) < 0) {
 		status = EXIT_UNREACH;
 		goto out;
 	}
-	st = graph_rotate(&b, &m, &err);
+	st = b.ops->rotate(b.self, &m, &err);
 	if (st != BDE_OK) {
 		cmd_warn("rotate: %s", err != NULL ? err : "failed");
 		status = cmd_exit_status(st);
@@ -171,12 +171,12 @@ rotate_device(struct settings *s, const char *device, const char *device_id,
 	}
 	printf("rotation requested for '%s' (Entra device %s, Intune device "
 	    "%s): the device escrows a new recovery password when it next "
-	    "checks in\n", m.device_name, m.device_id, m.id);
+	    "checks in\n", m.name, m.device_id, m.id);
 	status = EXIT_FOUND;
 out:
-	if (b.close != NULL)
-		b.close(b.self);
-	graph_managed_release(&m);
+	if (b.ops != NULL)
+		b.ops->close(b.self);
+	bde_device_release(&m);
 	free(err);
 	return status;
 }

@@ -457,24 +457,47 @@ check_uris(struct settings *s)
 	return 0;
 }
 
+/*
+ * An XDG base directory path: $var/leaf, else $HOME/home_rel/leaf, into
+ * *out (caller frees; NULL when there is no home).  The XDG spec: a
+ * relative $var is invalid and ignored.  0, or -1 when out of memory.
+ */
+static int
+xdg_path(const char *var, const char *home_rel, const char *leaf, char **out)
+{
+	const char *base = env(var), *home = env("HOME");
+	int r = 0;
+
+	*out = NULL;
+	if (base != NULL && base[0] == '/')
+		r = asprintf(out, "%s/%s", base, leaf);
+	else if (home != NULL && home[0] == '/')
+		r = asprintf(out, "%s/%s/%s", home, home_rel, leaf);
+	if (r < 0) {
+		*out = NULL;
+		cmd_warn("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 audit_path(struct settings *s)
 {
-	const char *base = env("XDG_STATE_HOME"), *home = env("HOME");
-	int r;
-
-	if (s->val[SET_AUDIT_LOG] != NULL)
-		r = asprintf(&s->audit_log, "%s", s->val[SET_AUDIT_LOG]);
-	else if (base != NULL)
-		r = asprintf(&s->audit_log, "%s/bdekey/audit.jsonl", base);
-	else if (home != NULL)
-		r = asprintf(&s->audit_log, "%s/.local/state/bdekey/audit.jsonl",
-		    home);
-	else
-		r = asprintf(&s->audit_log, "./bdekey-audit.jsonl");
-	if (r < 0) {
-		s->audit_log = NULL;
-		cmd_warn("out of memory");
+	if (s->val[SET_AUDIT_LOG] != NULL) {
+		s->audit_log = strdup(s->val[SET_AUDIT_LOG]);
+		if (s->audit_log == NULL) {
+			cmd_warn("out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	if (xdg_path("XDG_STATE_HOME", ".local/state", "bdekey/audit.jsonl",
+	    &s->audit_log) < 0)
+		return -1;
+	if (s->audit_log == NULL) {
+		cmd_warn("no place for the audit log: set HOME, XDG_STATE_HOME "
+		    "or BDEKEY_AUDIT_LOG");
 		return -1;
 	}
 	return 0;
@@ -550,8 +573,10 @@ settings_finish(struct settings *s)
 		    "or BDEKEY_CLIENT_KEY");
 		goto out;
 	}
-	/* benchmarks: the HTTPS client's request and connection counts */
-	s->graph.http_stats = env("BDEKEY_HTTP_STATS");
+	/* the token cache; NULL (no home) makes Graph sign-in say so */
+	if (xdg_path("XDG_CACHE_HOME", ".cache", "bdekey", &s->cache_dir) < 0)
+		goto out;
+	s->graph.cache_dir = s->cache_dir;
 	if (audit_path(s) < 0)
 		goto out;
 	rc = 0;
@@ -715,5 +740,6 @@ settings_release(struct settings *s)
 	free(s->config_path);
 	free(s->uri_copy);
 	free(s->audit_log);
+	free(s->cache_dir);
 	memset(s, 0, sizeof(*s));
 }

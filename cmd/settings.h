@@ -80,6 +80,7 @@ struct settings {
 	char *uri_copy;
 	int require_reason;
 	char *audit_log;		/* effective audit log path */
+	char *cache_dir;		/* token cache directory, or NULL */
 
 	/* secrets read by settings_load_secrets; owned, wiped at release */
 	char *ldap_password;

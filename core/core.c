@@ -276,6 +276,27 @@ bde_secret_free(char *s)
 	free(s);
 }
 
+void
+bde_device_release(struct bde_device *d)
+{
+	free(d->id);
+	free(d->name);
+	free(d->device_id);
+	memset(d, 0, sizeof(*d));
+}
+
+void
+bde_package_release(struct bde_package *p)
+{
+	if (p->data != NULL) {
+		explicit_bzero(p->data, p->len);
+		free(p->data);
+	}
+	free(p->device);
+	free(p->key_id);
+	memset(p, 0, sizeof(*p));
+}
+
 enum bde_status
 bde_secret_read_file(const char *path, char **out, char **errstr)
 {

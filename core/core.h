@@ -148,15 +148,41 @@ enum bde_status bde_secret_read_file(const char *path, char **out,
 #define BDE_WANT_PASSWORD 0x1
 
 /*
- * A backend: AD and Graph fill one of these when opened (each has its own
- * open function and settings).  Lookups append to out (owned by the
- * caller) and return BDE_OK when they found at least one key,
- * BDE_ENOTFOUND when nothing matched, or an error with *errstr set.
- * close frees self.
+ * A device a directory can act on (for Graph: the Intune managed device
+ * behind an Entra device).  Strings owned by it; bde_device_release frees.
  */
-struct bde_backend {
+struct bde_device {
+	char *id;		/* the directory's handle (managed device id) */
+	char *name;		/* its name as the directory has it */
+	char *device_id;	/* Entra deviceId, canonical GUID, or NULL */
+};
+
+/* Free the strings of d and zero it. */
+void bde_device_release(struct bde_device *d);
+
+/*
+ * A recovery object's key package (AD msFVE-KeyPackage): data is a
+ * secret of len bytes; device and key_id name whose it is.  Owned by the
+ * record; bde_package_release wipes data and frees everything.
+ */
+struct bde_package {
+	unsigned char *data;
+	size_t len;
+	char *device;
+	char *key_id;
+};
+
+/* Wipe and free what p holds, and zero it. */
+void bde_package_release(struct bde_package *p);
+
+/*
+ * What a backend can do.  Lookups append to out (owned by the caller) and
+ * return BDE_OK when they found at least one key, BDE_ENOTFOUND when
+ * nothing matched, or an error with *errstr set.  Optional operations are
+ * NULL when the directory cannot do them; cmd/ says so.  close frees self.
+ */
+struct bde_backend_ops {
 	const char *name;	/* "ad" or "graph" */
-	void *self;
 	enum bde_status (*by_device)(void *self, const char *name, int flags,
 	    struct bde_keylist *out, char **errstr);
 	enum bde_status (*by_keyid)(void *self, const struct bde_keyid *id,
@@ -164,6 +190,31 @@ struct bde_backend {
 	/* the directory identity in use (principal, bind DN, UPN), or NULL */
 	const char *(*identity)(void *self);
 	void (*close)(void *self);
+
+	/*
+	 * Optional: the key package of the one recovery object whose key ID
+	 * matches id (full or an unambiguous prefix), into *out (release with
+	 * bde_package_release).  BDE_ENOTFOUND, BDE_EUSAGE (ambiguous),
+	 * BDE_EPERM (withheld), and the errors of a search.
+	 */
+	enum bde_status (*key_package)(void *self, const struct bde_keyid *id,
+	    struct bde_package *out, char **errstr);
+	/*
+	 * Optional: the one device that a rotation would act on, by name or by
+	 * device id (exactly one of them), into *out (bde_device_release).
+	 * BDE_ENOTFOUND, BDE_EUSAGE (ambiguous: *errstr lists candidates), ...
+	 */
+	enum bde_status (*find_device)(void *self, const char *name,
+	    const char *device_id, struct bde_device *out, char **errstr);
+	/* Optional: ask the device found by find_device to rotate its keys. */
+	enum bde_status (*rotate)(void *self, const struct bde_device *d,
+	    char **errstr);
+};
+
+/* An open backend: its operations and their state. */
+struct bde_backend {
+	const struct bde_backend_ops *ops;
+	void *self;
 };
 
 #endif

@@ -241,6 +241,16 @@ set_ident(struct graph *g, char **errstr)
 	return BDE_OK;
 }
 
+static const struct bde_backend_ops graph_ops = {
+	.name = "graph",
+	.by_device = graph_by_device,
+	.by_keyid = graph_by_keyid,
+	.identity = graph_identity,
+	.close = graph_close,
+	.find_device = graph_find_managed,
+	.rotate = graph_rotate,
+};
+
 enum bde_status
 graph_open(const struct graph_settings *s, struct bde_backend *out,
     char **errstr)
@@ -260,12 +270,8 @@ graph_open(const struct graph_settings *s, struct bde_backend *out,
 	st = set_ident(g, errstr);
 	if (st != BDE_OK)
 		goto out;
-	out->name = "graph";
+	out->ops = &graph_ops;
 	out->self = g;
-	out->by_device = graph_by_device;
-	out->by_keyid = graph_by_keyid;
-	out->identity = graph_identity;
-	out->close = graph_close;
 	g = NULL;
 out:
 	graph_free(g);

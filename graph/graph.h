@@ -51,6 +51,11 @@ struct graph_settings {
  * missing permission.  Without BDE_WANT_PASSWORD no password is ever
  * requested: every such read writes an audit event in Entra ID.
  *
+ * Optional operations offered: find_device (the one Intune managed
+ * device for an Entra device name or id; every result of the
+ * managedDevices filter is re-checked) and rotate (POST
+ * rotateBitLockerKeys, beta; BDE_OK on 2xx).
+ *
  * Open the backend with a usable token: the app's (secret or
  * certificate), else the cached delegated token, refreshed silently when
  * needed.  Not signed in: BDE_EAUTH with "run 'bdekey login'".  Other
@@ -73,28 +78,5 @@ enum bde_status graph_login(const struct graph_settings *s,
 
 /* Remove the cached tokens for these settings.  BDE_OK when none existed. */
 enum bde_status graph_logout(const struct graph_settings *s, char **errstr);
-
-/* An Intune managed device found for rotation; strings owned by it. */
-struct graph_managed {
-	char *id;		/* managed device id */
-	char *device_name;
-	char *device_id;	/* azureADDeviceId */
-};
-
-/* Free the strings of m and zero it. */
-void graph_managed_release(struct graph_managed *m);
-
-/*
- * Find the one managed device for a device name or Entra device id
- * (exactly one of name/device_id).  Every result of the managedDevices
- * filter is re-checked here.  Errors: BDE_ENOTFOUND, BDE_EUSAGE
- * (ambiguous: *errstr lists the candidates), BDE_EAUTH, BDE_EPERM, ...
- */
-enum bde_status graph_find_managed(struct bde_backend *b, const char *name,
-    const char *device_id, struct graph_managed *out, char **errstr);
-
-/* POST rotateBitLockerKeys (beta) for m; BDE_OK on 204. */
-enum bde_status graph_rotate(struct bde_backend *b,
-    const struct graph_managed *m, char **errstr);
 
 #endif

@@ -138,6 +138,12 @@ enum bde_status graph_by_device(void *self, const char *name, int flags,
 enum bde_status graph_by_keyid(void *self, const struct bde_keyid *id,
     int flags, struct bde_keylist *out, char **errstr);
 
+/* Intune (managed.c): the backend's find_device and rotate operations. */
+enum bde_status graph_find_managed(void *self, const char *name,
+    const char *device_id, struct bde_device *out, char **errstr);
+enum bde_status graph_rotate(void *self, const struct bde_device *d,
+    char **errstr);
+
 /*
  * Devices named name: calls found(device_id, display_name, arg) for each
  * (keys.c).  Errors as graph_pages.

@@ -12,15 +12,6 @@
 /* Candidates named in an ambiguity message, at most. */
 #define LIST_MAX 8
 
-void
-graph_managed_release(struct graph_managed *m)
-{
-	free(m->id);
-	free(m->device_name);
-	free(m->device_id);
-	memset(m, 0, sizeof(*m));
-}
-
 /* Append ", s" (or "s" first) to a bounded list for a message. */
 static void
 list_add(char *list, size_t len, size_t count, const char *s)
@@ -59,7 +50,7 @@ count_device(const char *device_id, const char *display_name, void *arg,
 /* Managed devices whose azureADDeviceId really is the one asked for. */
 struct matches {
 	const char *device_id;
-	struct graph_managed first;
+	struct bde_device first;
 	size_t count;
 	char list[LIST_MAX * (BDE_GUID_LEN + 2) + 8];
 };
@@ -81,10 +72,10 @@ managed_page(const cJSON *value, void *arg, char **errstr)
 		if (m->count == 0) {
 			m->first.id = strdup(id->valuestring);
 			m->first.device_id = strdup(aad->valuestring);
-			m->first.device_name = strdup(cJSON_IsString(name) ?
+			m->first.name = strdup(cJSON_IsString(name) ?
 			    name->valuestring : "");
 			if (m->first.id == NULL || m->first.device_id == NULL ||
-			    m->first.device_name == NULL)
+			    m->first.name == NULL)
 				return bde_error(errstr, BDE_ENOMEM,
 				    "out of memory");
 		}
@@ -95,10 +86,10 @@ managed_page(const cJSON *value, void *arg, char **errstr)
 }
 
 enum bde_status
-graph_find_managed(struct bde_backend *b, const char *name,
-    const char *device_id, struct graph_managed *out, char **errstr)
+graph_find_managed(void *self, const char *name, const char *device_id,
+    struct bde_device *out, char **errstr)
 {
-	struct graph *g = b->self;
+	struct graph *g = self;
 	struct named_devices nd;
 	struct matches m;
 	enum bde_status st;
@@ -162,17 +153,16 @@ graph_find_managed(struct bde_backend *b, const char *name,
 	*out = m.first;
 	memset(&m.first, 0, sizeof(m.first));
 out:
-	graph_managed_release(&m.first);
+	bde_device_release(&m.first);
 	free(filter);
 	free(url);
 	return st;
 }
 
 enum bde_status
-graph_rotate(struct bde_backend *b, const struct graph_managed *m,
-    char **errstr)
+graph_rotate(void *self, const struct bde_device *m, char **errstr)
 {
-	struct graph *g = b->self;
+	struct graph *g = self;
 	struct http_response rs = { 0 };
 	enum bde_status st;
 	char *id = NULL, *url = NULL, *what = NULL;
@@ -190,7 +180,7 @@ graph_rotate(struct bde_backend *b, const struct graph_managed *m,
 		goto out;
 	if (rs.status < 200 || rs.status > 299) {
 		if (asprintf(&what, "rotating the recovery passwords of '%s'",
-		    m->device_name) < 0) {
+		    m->name) < 0) {
 			what = NULL;
 			st = bde_error(errstr, BDE_ENOMEM, "out of memory");
 			goto out;

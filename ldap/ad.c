@@ -1600,6 +1600,18 @@ out:
 	return st;
 }
 
+static enum bde_status ad_key_package(void *self, const struct bde_keyid *id,
+    struct bde_package *out, char **errstr);
+
+static const struct bde_backend_ops ad_ops = {
+	.name = "ad",
+	.by_device = ad_by_device,
+	.by_keyid = ad_by_keyid,
+	.identity = ad_identity,
+	.close = ad_close,
+	.key_package = ad_key_package,
+};
+
 enum bde_status
 ad_open(const struct ad_settings *s, struct bde_backend *out, char **errstr)
 {
@@ -1664,12 +1676,8 @@ ad_open(const struct ad_settings *s, struct bde_backend *out, char **errstr)
 			bde_error(errstr, st, "%s", msg ? msg : "cannot open");
 		goto out;
 	}
-	out->name = "ad";
+	out->ops = &ad_ops;
 	out->self = ad;
-	out->by_device = ad_by_device;
-	out->by_keyid = ad_by_keyid;
-	out->identity = ad_identity;
-	out->close = ad_close;
 	ad = NULL;
 out:
 	ad_free(ad);
@@ -1744,24 +1752,18 @@ out:
 	return st;
 }
 
-enum bde_status
-ad_key_package(struct bde_backend *b, const struct bde_keyid *id,
-    unsigned char **pkg, size_t *len, char **device, char **key_id,
-    char **errstr)
+static enum bde_status
+ad_key_package(void *self, const struct bde_keyid *id,
+    struct bde_package *out, char **errstr)
 {
 	static char *attrs[] = { "cn", AD_ATTR_GUID, AD_ATTR_PACKAGE, NULL };
-	struct ad *ad = b->self;
+	struct ad *ad = self;
 	struct ad_pkgctx p;
 	struct ad_search q;
 	char *filter = NULL, *what = NULL;
 	enum bde_status st = BDE_OK;
 
-	*pkg = NULL;
-	*len = 0;
-	if (device != NULL)
-		*device = NULL;
-	if (key_id != NULL)
-		*key_id = NULL;
+	memset(out, 0, sizeof(*out));
 	memset(&p, 0, sizeof(p));
 	p.id = id;
 	filter = ad_keyid_filter(id);
@@ -1801,17 +1803,13 @@ ad_key_package(struct bde_backend *b, const struct bde_keyid *id,
 		    ad->uri, p.dn);
 		goto out;
 	}
-	*pkg = p.pkg;
-	*len = p.len;
+	out->data = p.pkg;
+	out->len = p.len;
+	out->device = p.device;
+	out->key_id = p.key_id;
 	p.pkg = NULL;
-	if (device != NULL) {
-		*device = p.device;
-		p.device = NULL;
-	}
-	if (key_id != NULL) {
-		*key_id = p.key_id;
-		p.key_id = NULL;
-	}
+	p.device = NULL;
+	p.key_id = NULL;
 out:
 	if (p.pkg != NULL) {
 		explicit_bzero(p.pkg, p.len);

@@ -41,24 +41,14 @@ enum bde_status ad_check(const struct ad_settings *s, char **errstr);
 
 /*
  * Connect (failing over through the URIs in order) and bind.  On success
- * fills *out (out->close frees it).  Refuses a simple bind without TLS
+ * fills *out (out->ops->close frees it; ops->key_package is offered).
+ * Refuses a simple bind without TLS
  * (BDE_ECONFIG) before sending anything.  Errors: BDE_ECONFIG,
  * BDE_EUNREACH (no URI answered, TLS failure, timeout), BDE_EAUTH (bind
  * refused), BDE_EPROTO, BDE_ENOMEM; *errstr says which URI and why.
  */
 enum bde_status ad_open(const struct ad_settings *s, struct bde_backend *out,
     char **errstr);
-
-/*
- * The key package (msFVE-KeyPackage) of the one recovery object whose
- * key ID matches id (a full ID or an unambiguous prefix).  *pkg is a new
- * buffer of *len bytes the caller wipes and frees.  Errors: BDE_ENOTFOUND,
- * BDE_EUSAGE (prefix matches several keys), BDE_EPERM (object visible,
- * package withheld), and the errors of a search.
- */
-enum bde_status ad_key_package(struct bde_backend *b,
-    const struct bde_keyid *id, unsigned char **pkg, size_t *len,
-    char **device, char **key_id, char **errstr);
 
 /*
  * Whether libldap's own configuration (ldap.conf, ~/.ldaprc, LDAPURI ...)
