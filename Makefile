@@ -7,7 +7,7 @@
 #   make deps                 install the Debian packages (as root)
 #   make install PREFIX=/usr DESTDIR=/tmp/pkg
 #   make demo                 the quick tour against the test servers
-#   make fuzz                 libFuzzer on the password parser (clang)
+#   make fuzz                 libFuzzer on every parser (clang), FUZZ_SECONDS each
 #   make bench                the benchmarks in bench/
 
 PREFIX ?= /usr/local
@@ -33,27 +33,33 @@ endif
 O ?= build/$(VARIANT)
 
 # pkg-config module -> Debian package that ships it
-PKGS := libcurl libcjson ldap lber libsasl2 libcrypto
+PKGS := libcurl libcjson ldap lber libsasl2 libcrypto libbde libbfio blkid libcryptsetup
 deb_libcurl := libcurl4-openssl-dev
 deb_libcjson := libcjson-dev
 deb_ldap := libldap-dev
 deb_lber := libldap-dev
 deb_libsasl2 := libsasl2-dev
 deb_libcrypto := libssl-dev
+deb_libbde := libbde-dev
+deb_libbfio := libbfio-dev
+deb_blkid := libblkid-dev
+deb_libcryptsetup := libcryptsetup-dev
 deb_cmocka := libcmocka-dev
 
 # Everything the build, the tests and the demo use (make deps installs it).
 DEB_BUILD := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
-	libldap-dev libsasl2-dev libssl-dev
+	libldap-dev libsasl2-dev libssl-dev libbde-dev libbfio-dev libblkid-dev \
+	libcryptsetup-dev
 DEB_TEST := libcmocka-dev mandoc clang libclang-rt-14-dev python3 python3-cryptography openssl \
 	curl procps samba samba-ad-dc samba-ad-provision winbind python3-samba \
 	ldb-tools krb5-user ldap-utils libsasl2-modules time \
-	libsasl2-modules-gssapi-mit util-linux bsdutils ncurses-bin
+	libsasl2-modules-gssapi-mit util-linux bsdutils ncurses-bin \
+	fdisk xz-utils tar cryptsetup-bin
 DEB_ALL := $(DEB_BUILD) $(DEB_TEST)
 
 # check and demo install what is missing first, then build in a sub-make
 # (which sees the new libraries); only the other goals need them now.
-NEED_LIBS := $(filter-out deps deps-if-root clean check demo lint,$(or $(MAKECMDGOALS),all))
+NEED_LIBS := $(filter-out deps deps-if-root clean check demo lint fuzz,$(or $(MAKECMDGOALS),all))
 ifneq ($(NEED_LIBS),)
 MISSING := $(strip $(foreach p,$(PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p))))
 ifneq ($(MISSING),)
@@ -73,19 +79,24 @@ ifneq ($(SANITIZE),)
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 WARN += -Werror
 endif
+ifneq ($(FUZZ),)
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer
+CFLAGS := -O1 -g
+endif
 
 ALL_CFLAGS := -std=c11 -pthread -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
 	-I. $(LIBS_CFLAGS) -MMD -MP
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS) -pthread
 
 LIB_SRCS := $(wildcard core/*.c checksum/*.c http/*.c identity/*.c graph/*.c \
-	ldap/*.c) $(filter-out cmd/main.c,$(wildcard cmd/*.c))
+	ldap/*.c volume/*.c) $(filter-out cmd/main.c,$(wildcard cmd/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 
 .PHONY: deps-if-root all check check-run deps install uninstall \
-	clean demo demo-run fuzz bench lint help
+	clean demo demo-run fuzz fuzz-build bench lint help
 
 all: $(O)/bdekey
 
@@ -105,11 +116,16 @@ $(O)/tests/%: tests/unit/%.c $(O)/libbdekey.a
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(O)/libbdekey.a \
 		$(shell $(PKG_CONFIG) --cflags --libs cmocka) $(LIBS_LDLIBS)
 
+# the volume suite's driver for volume/ (tests/volume/test-volume.sh)
+$(O)/tests/voltool: tests/volume/voltool.c $(O)/libbdekey.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(O)/libbdekey.a $(LIBS_LDLIBS)
+
 # `make check` installs what is missing first (a no-op when all is there).
 check: deps-if-root
 	$(MAKE) --no-print-directory check-run
 
-check-run: $(O)/bdekey $(UNIT_BINS)
+check-run: $(O)/bdekey $(UNIT_BINS) $(O)/tests/voltool
 	BDEKEY=$(abspath $(O)/bdekey) O=$(O) tests/run-all.sh $(UNIT_BINS)
 
 deps-if-root:
@@ -124,15 +140,21 @@ demo: deps-if-root
 demo-run: $(O)/bdekey
 	BDEKEY=$(abspath $(O)/bdekey) tools/demo.sh
 
+# make fuzz: every tests/fuzz/fuzz_NAME.c, linked against the library built
+# with clang and -fsanitize=fuzzer-no-link,address,undefined (build/fuzz), run
+# FUZZ_SECONDS each on a copy of tests/fuzz/corpus_NAME (tools/fuzz.sh).
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
 fuzz:
-	@mkdir -p $(O)/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
-		-o $(O)/fuzz/fuzz_checksum tests/fuzz/fuzz_checksum.c \
-		checksum/checksum.c
-	mkdir -p $(O)/fuzz/corpus
-	cp tests/fuzz/corpus/* $(O)/fuzz/corpus/
-	$(O)/fuzz/fuzz_checksum -max_total_time=$(FUZZ_SECONDS) \
-		-max_len=600 $(O)/fuzz/corpus
+	$(MAKE) --no-print-directory O=build/fuzz CC=clang FUZZ=1 fuzz-build
+	tools/fuzz.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(O)/fuzz/fuzz_%)
+
+$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(O)/libbdekey.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(O)/libbdekey.a $(LIBS_LDLIBS)
 
 bench: $(O)/bdekey
 	BDEKEY=$(abspath $(O)/bdekey) bench/run.sh

@@ -20,32 +20,17 @@
 /* Worst case output for one line: JSON with every byte escaped. */
 #define CHECK_OUT_SIZE (CHECK_MAX_LINE * 6 + 4096)
 
-struct check_settings {
+struct check_opts {
 	int json;
 };
 
-enum { OPT_JSON = 'j' };
-
 static const struct cmd_option check_options[] = {
-	{ "json", OPT_JSON, NULL,
-	  "print one JSON object per password (JSON Lines)" },
-	{ NULL, 0, NULL, NULL }
+	OPT_BOOL("json", 'j', "print one JSON object per password (JSON "
+	    "Lines)", struct check_opts, json),
+	OPT_END
 };
 
-static int
-check_apply(void *settings, int key, const char *arg)
-{
-	struct check_settings *cs = settings;
-
-	(void)arg;
-	if (key == OPT_JSON)
-		cs->json = 1;
-	return 0;
-}
-
-static const struct cmd_optgroup check_group = {
-	"options", check_options, check_apply
-};
+static const struct cmd_optgroup check_group = { "options", check_options };
 static const struct cmd_optgroup *const check_groups[] = { &check_group, NULL };
 static const char *const check_synopsis[] = {
 	"[--json] PASSWORD...",
@@ -318,21 +303,21 @@ emit(struct line *l)
 
 /*
  * Read stdin line by line from one fixed buffer.  Returns the exit
- * status: EXIT_FOUND when every line was valid, EXIT_NOTFOUND when one was
- * not, EXIT_UNREACH on a read or write error.
+ * status: EXIT_OK when every line was valid, EXIT_NOTFOUND when one was
+ * not, EXIT_IO on a read or write error.
  */
 static int
 check_stream(int json, struct line *l)
 {
 	char *buf = NULL;
 	size_t have = 0, start, i;
-	int status = EXIT_FOUND, skipping = 0, eof = 0;
+	int status = EXIT_OK, skipping = 0, eof = 0;
 	ssize_t r;
 
 	buf = malloc(CHECK_READ_SIZE);
 	if (buf == NULL) {
 		cmd_warn("check: out of memory");
-		status = EXIT_UNREACH;
+		status = EXIT_IO;
 		goto out;
 	}
 	while (!eof) {
@@ -342,7 +327,7 @@ check_stream(int json, struct line *l)
 		if (r < 0) {
 			cmd_warn("check: cannot read standard input: %s",
 			    strerror(errno));
-			status = EXIT_UNREACH;
+			status = EXIT_IO;
 			goto out;
 		}
 		if (r == 0) {
@@ -394,54 +379,62 @@ out:
 }
 
 static int
-run_check(const struct cmd *self, int argc, char **argv)
+check_check(struct cmd_ctx *ctx)
 {
-	struct check_settings cs = { 0 };
-	struct line l = { NULL, 0, CHECK_OUT_SIZE };
-	int first, i, status = EXIT_FOUND;
+	int i;
 
-	first = cmd_parse_options(self, argc, argv, &cs);
-	if (first == -2)
-		return cmd_finish(EXIT_FOUND);
-	if (first < 0)
-		return EXIT_USAGE;
-	if (first == argc) {
+	if (ctx->argc == 0) {
 		cmd_warn("check: no password given (use '-' to read them from "
 		    "standard input)");
-		cmd_print_usage(self, stderr);
+		cmd_print_usage(ctx->cmd, stderr);
 		return EXIT_USAGE;
 	}
-	for (i = first; i < argc; i++) {
-		if (strcmp(argv[i], "-") == 0 && argc - first > 1) {
+	for (i = 0; i < ctx->argc; i++) {
+		if (strcmp(ctx->argv[i], "-") == 0 && ctx->argc > 1) {
 			cmd_warn("check: '-' must be the only operand");
 			return EXIT_USAGE;
 		}
 	}
+	return EXIT_OK;
+}
+
+static int
+run_check(struct cmd_ctx *ctx)
+{
+	const struct check_opts *o = ctx->opts;
+	struct line l = { NULL, 0, CHECK_OUT_SIZE };
+	int i, status = EXIT_OK;
+
 	l.p = malloc(CHECK_OUT_SIZE);
 	if (l.p == NULL) {
 		cmd_warn("check: out of memory");
-		return EXIT_UNREACH;
+		return EXIT_IO;
 	}
-	if (strcmp(argv[first], "-") == 0) {
-		status = check_stream(cs.json, &l);
+	if (strcmp(ctx->argv[0], "-") == 0) {
+		status = check_stream(o->json, &l);
 	} else {
-		for (i = first; i < argc; i++) {
-			size_t len = strlen(argv[i]);
+		for (i = 0; i < ctx->argc; i++) {
+			size_t len = strlen(ctx->argv[i]);
 
-			if (!check_one(&l, argv[i], len, cs.json,
+			if (!check_one(&l, ctx->argv[i], len, o->json,
 			    len > CHECK_MAX_LINE))
 				status = EXIT_NOTFOUND;
 			if (emit(&l) < 0)
 				break;
 		}
 	}
-	status = cmd_finish(status);
 	explicit_bzero(l.p, CHECK_OUT_SIZE);
 	free(l.p);
 	return status;
 }
 
 const struct cmd cmd_check = {
-	"check", "check recovery passwords and suggest corrections",
-	check_synopsis, check_groups, run_check
+	.name = "check",
+	.summary = "check recovery passwords and suggest corrections",
+	.synopsis = check_synopsis,
+	.groups = check_groups,
+	.flags = CMD_OPERANDS,
+	.opts_size = sizeof(struct check_opts),
+	.check = check_check,
+	.run = run_check,
 };

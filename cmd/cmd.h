@@ -2,41 +2,107 @@
  * cmd.h - the CLI layer: the subcommand table, option tables, exit
  * statuses and output helpers.  Only cmd/ prints, and only cmd/ decides
  * exit statuses (see cmd_exit_status()).
+ *
+ * A command is an entry of cmd_table (git's commands[]): its options are
+ * a table whose entries carry their destination, its flags say what
+ * shared setup main.c does before run() (settings, directories, secrets,
+ * the audit requirement), and main.c checks stdout once after it.
  */
 #ifndef BDEKEY_CMD_H
 #define BDEKEY_CMD_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "core/core.h"
 
 /* Exit statuses: the contract documented in docs/bdekey.1. */
 enum {
-	EXIT_FOUND = 0,		/* found / valid / done */
-	EXIT_NOTFOUND = 1,	/* nothing found / an invalid password */
-	EXIT_USAGE = 2,		/* bad command line or input */
+	EXIT_OK = 0,		/* found / valid / done */
+	EXIT_NOTFOUND = 1,	/* nothing found / an invalid password /
+				   declined */
+	EXIT_USAGE = 2,		/* bad command line, settings or input */
 	EXIT_AUTH = 3,		/* authentication or permission failure */
-	EXIT_UNREACH = 4,	/* unreachable, protocol or local I/O error */
-	EXIT_BADSUM = 5		/* a found password fails its checksum */
+	EXIT_UNAVAILABLE = 4,	/* unreachable, timed out, protocol error */
+	EXIT_BADKEY = 5		/* a password fails its checksum or does
+				   not unlock its volume */
+};
+/*
+ * A local failure: stdout, a terminal, a file, or the audit log could not
+ * be written (so nothing was shown).  Same status as EXIT_UNAVAILABLE by
+ * the contract; its own name says what happened.
+ */
+#define EXIT_IO EXIT_UNAVAILABLE
+
+/* Where an option's value goes. */
+enum cmd_opt_kind {
+	OPTK_BOOL = 1,		/* int at dest = 1 */
+	OPTK_STRING,		/* const char * at dest = the argument */
+	OPTK_CHOICE,		/* int at dest = 1 + index in choices */
+	OPTK_SETTING		/* settings value: dest is an enum setting_id */
+};
+
+/* Which struct an option's dest is an offset into. */
+enum cmd_opt_base {
+	OPTB_CMD = 0,		/* the command's own options (ctx->opts) */
+	OPTB_SETTINGS		/* struct settings (ctx->s) */
 };
 
 /* One option: long name (no dashes), short letter or 0, argument name. */
 struct cmd_option {
 	const char *name;
-	int key;		/* short letter, or a value >= 256 */
-	const char *arg;	/* NULL when the option takes no argument */
+	int key;			/* short letter, or 0 */
+	const char *arg;		/* NULL when it takes no argument */
 	const char *help;
+	enum cmd_opt_kind kind;
+	enum cmd_opt_base base;
+	size_t dest;			/* offset (or setting id) */
+	const char *const *choices;	/* OPTK_CHOICE: NULL-terminated */
 };
 
 /*
- * A group of options shared by commands (LDAP settings, Graph settings,
- * ...).  apply stores one option in the command's settings struct; it
- * returns 0, or -1 after printing an error.
+ * Option table entries.  The member's type is checked at compile time
+ * (_Generic has no default), so a table cannot write an int into a
+ * string.  T is the struct the member belongs to.
  */
+#define CMD_DEST(T, m, type) _Generic(((T *)0)->m, type: offsetof(T, m))
+#define OPT_BOOL(n, k, h, T, m) \
+	{ n, k, NULL, h, OPTK_BOOL, OPTB_CMD, CMD_DEST(T, m, int), NULL }
+#define OPT_STRING(n, k, a, h, T, m) \
+	{ n, k, a, h, OPTK_STRING, OPTB_CMD, \
+	  CMD_DEST(T, m, const char *), NULL }
+#define OPT_CHOICE(n, k, a, h, T, m, c) \
+	{ n, k, a, h, OPTK_CHOICE, OPTB_CMD, CMD_DEST(T, m, int), c }
+#define OPT_END { NULL, 0, NULL, NULL, 0, 0, 0, NULL }
+
+/* A titled group of options, shared by commands (LDAP, Graph, ...). */
 struct cmd_optgroup {
 	const char *title;
-	const struct cmd_option *opts;	/* ends with { NULL } */
-	int (*apply)(void *settings, int key, const char *arg);
+	const struct cmd_option *opts;	/* ends with OPT_END */
+};
+
+/* Setup main.c does before a command runs (git's RUN_SETUP & co). */
+#define CMD_OPERANDS	0x01	/* takes operands (else one is an error) */
+#define CMD_SETTINGS	0x02	/* environment, config file, typed settings */
+#define CMD_BACKENDS	0x04	/* choose directories (--source), check them */
+#define CMD_SECRETS	0x08	/* read the chosen directories' secrets */
+#define CMD_AUDIT	0x10	/* reveals or acts: [audit] require_reason */
+
+/* Directories, for struct cmd.backends and cmd_ctx.want. */
+#define BACKEND_AD	0x1
+#define BACKEND_GRAPH	0x2
+
+struct settings;
+
+/* What a command gets: its options, the settings, its operands. */
+struct cmd_ctx {
+	const struct cmd *cmd;
+	void *opts;		/* the command's options (opts_size bytes) */
+	struct settings *s;
+	int argc;		/* operands */
+	char **argv;
+	unsigned want;		/* BACKEND_* chosen by CMD_BACKENDS */
+	int audited;		/* set by check(): this run reveals or acts */
 };
 
 /* One subcommand (git's commands[], tmux's cmd entries). */
@@ -45,7 +111,15 @@ struct cmd {
 	const char *summary;
 	const char *const *synopsis;	/* usage lines after "bdekey NAME" */
 	const struct cmd_optgroup *const *groups;	/* NULL-terminated */
-	int (*run)(const struct cmd *self, int argc, char **argv);
+	unsigned flags;			/* CMD_* */
+	unsigned backends;		/* BACKEND_* it may use */
+	size_t opts_size;		/* sizeof its options struct */
+	/*
+	 * Optional: check the parsed options (usage errors) before any
+	 * setup; may set ctx->audited.  Returns EXIT_OK or a status.
+	 */
+	int (*check)(struct cmd_ctx *ctx);
+	int (*run)(struct cmd_ctx *ctx);	/* returns the exit status */
 };
 
 /* The table, NULL-terminated, in the order help lists it. */
@@ -73,23 +147,34 @@ void cmd_print_help(const struct cmd *c, FILE *fp);
 void cmd_print_usage(const struct cmd *c, FILE *fp);
 
 /*
- * Parse argv against c's option groups (plus --help), calling each
- * group's apply with settings.  Returns the index of the first operand,
- * -1 after a usage error (message printed), or -2 when --help was given
- * (help printed to stdout).
+ * Parse argv (argv[0] is the command name) against ctx->cmd's option
+ * groups (plus --help), storing each value at its destination in
+ * ctx->opts or ctx->s.  Returns the index of the first operand,
+ * CMD_PARSE_USAGE after a usage error (message printed), or
+ * CMD_PARSE_HELP when --help was given (help printed to stdout).
  */
-int cmd_parse_options(const struct cmd *c, int argc, char **argv,
-    void *settings);
+#define CMD_PARSE_USAGE (-1)
+#define CMD_PARSE_HELP (-2)
+int cmd_parse_options(struct cmd_ctx *ctx, int argc, char **argv);
 
 /*
- * For a command that takes no operands: parse its options, print help
- * or a usage error.  Returns CMD_GO to go on, else the exit status to
- * return at once (0 after --help, EXIT_USAGE).
+ * Server text for a terminal: control characters (C0, DEL, C1), bidi
+ * controls and invalid UTF-8 become visible escapes (\x1b, \u202e), so
+ * an escape sequence or a CR/LF from a server cannot act on the terminal
+ * or forge a line.  cmd_safe returns a copy that stays valid for the next
+ * 7 calls (a ring; single thread: cmd/ prints from one); never NULL.
+ * cmd_safe_copy writes at most outlen bytes (NUL included) and returns
+ * the full length (out may be NULL to measure).  cmd_safe_release frees
+ * the ring (main.c, at exit).
  */
-#define CMD_GO (-1)
-int cmd_begin(const struct cmd *c, int argc, char **argv, void *settings);
+const char *cmd_safe(const char *s);
+size_t cmd_safe_copy(const char *s, char *out, size_t outlen);
+void cmd_safe_release(void);
 
-/* "bdekey: " + message + newline on stderr. */
+/*
+ * "bdekey: " + message + newline on stderr; the message is made safe
+ * (cmd_safe) as a whole, since it may quote a server.
+ */
 void cmd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Exit status for a backend status. */
@@ -100,8 +185,9 @@ void cmd_stdout_init(void);
 
 /*
  * Flush stdout, wipe its buffer (it held passwords) and check it: data
- * cut short by a full disk or a closed pipe is an error.  Returns status unchanged, or EXIT_UNREACH after
- * printing why when stdout failed.
+ * cut short by a full disk or a closed pipe is an error.  Returns status
+ * unchanged, or EXIT_IO after printing why when stdout failed.  main.c
+ * calls it once after every command.
  */
 int cmd_finish(int status);
 
@@ -111,7 +197,7 @@ int cmd_use_color(void);
 /*
  * Read k's password out block by block (k->pw must be BDE_PW_READ):
  * validated first, a bad one is refused with its blocks named.  Returns
- * EXIT_FOUND or EXIT_BADSUM.
+ * EXIT_OK or EXIT_BADKEY.
  */
 int cmd_read_out(const struct bde_key *k);
 

@@ -50,21 +50,14 @@ default_text(enum setting_id id)
 }
 
 static int
-run_config(const struct cmd *self, int argc, char **argv)
+run_config(struct cmd_ctx *ctx)
 {
-	struct settings s;
+	const struct settings *s = ctx->s;
 	const char *section = "";
 	char buf[600], *ldapconf = NULL;
-	int id, status = EXIT_USAGE;
+	int id;
 
-	settings_init(&s);
-	status = cmd_begin(self, argc, argv, &s);
-	if (status != CMD_GO)
-		goto out;
-	status = EXIT_USAGE;
-	if (settings_finish(&s) < 0)
-		goto out;
-	printf("# config file: %s\n", s.config_path ? s.config_path :
+	printf("# config file: %s\n", s->config_path ? s->config_path :
 	    "none found");
 	for (id = 0; id < SET_COUNT; id++) {
 		const struct setting_def *d = &setting_defs[id];
@@ -74,14 +67,14 @@ run_config(const struct cmd *self, int argc, char **argv)
 			printf("\n[%s]\n", section);
 		}
 		if (id == SET_AUDIT_LOG) {
-			printf("%s = %s  # %s\n", d->key, s.audit_log,
-			    s.origin[id] ? settings_origin_str(&s,
+			printf("%s = %s  # %s\n", d->key, s->audit_log,
+			    s->origin[id] ? settings_origin_str(s,
 			    (enum setting_id)id, buf, sizeof(buf)) : "default");
 			continue;
 		}
-		if (s.origin[id] != ORIGIN_UNSET) {
-			printf("%s = %s  # %s\n", d->key, s.val[id],
-			    settings_origin_str(&s, (enum setting_id)id, buf,
+		if (s->origin[id] != ORIGIN_UNSET) {
+			printf("%s = %s  # %s\n", d->key, s->val[id],
+			    settings_origin_str(s, (enum setting_id)id, buf,
 			    sizeof(buf)));
 			continue;
 		}
@@ -96,13 +89,14 @@ run_config(const struct cmd *self, int argc, char **argv)
 		}
 		printf("# %s: %s\n", d->key, default_text((enum setting_id)id));
 	}
-	status = cmd_finish(EXIT_FOUND);
-out:
-	settings_release(&s);
-	return status;
+	return EXIT_OK;
 }
 
 const struct cmd cmd_config = {
-	"config", "print the effective settings and where each came from",
-	config_synopsis, config_groups, run_config
+	.name = "config",
+	.summary = "print the effective settings and where each came from",
+	.synopsis = config_synopsis,
+	.groups = config_groups,
+	.flags = CMD_SETTINGS,
+	.run = run_config,
 };

@@ -8,65 +8,15 @@
 #include <string.h>
 #include <unistd.h>
 
-int
-find_parse_source(const char *cmdname, const char *arg, enum find_source *out)
-{
-	if (strcmp(arg, "ad") == 0)
-		*out = SRC_AD;
-	else if (strcmp(arg, "graph") == 0)
-		*out = SRC_GRAPH;
-	else if (strcmp(arg, "all") == 0)
-		*out = SRC_ALL;
-	else {
-		cmd_warn("%s: source '%s' is not ad, graph or all", cmdname,
-		    arg);
-		return -1;
-	}
-	return 0;
-}
-
-int
-find_select(const struct settings *s, enum find_source src, int *want_ad,
-    int *want_graph, const char *cmdname)
-{
-	char *err = NULL;
-
-	*want_ad = src == SRC_AD || src == SRC_ALL ||
-	    (src == SRC_AUTO && settings_ad_configured(s));
-	*want_graph = src == SRC_GRAPH || src == SRC_ALL ||
-	    (src == SRC_AUTO && settings_graph_configured(s));
-	if (*want_ad && !settings_ad_configured(s)) {
-		cmd_warn("%s: no LDAP server configured: set --ldap-uri, "
-		    "BDEKEY_LDAP_URI or URI in ldap.conf", cmdname);
-		return -1;
-	}
-	if (*want_graph && settings_need_graph(s, cmdname) < 0)
-		return -1;
-	if (!*want_ad && !*want_graph) {
-		cmd_warn("%s: no directory configured: set BDEKEY_LDAP_URI for "
-		    "Active Directory or BDEKEY_TENANT for Entra ID", cmdname);
-		return -1;
-	}
-	/* refuse e.g. a cleartext simple bind before asking for a password */
-	if (*want_ad && ad_check(&s->ad, &err) != BDE_OK) {
-		cmd_warn("%s: %s", cmdname, err ? err : "bad LDAP settings");
-		free(err);
-		return -1;
-	}
-	return 0;
-}
-
 static void *
 run_job(void *arg)
 {
 	struct find_job *j = arg;
 	struct bde_backend b;
+	size_t i;
 
 	memset(&b, 0, sizeof(b));
-	if (strcmp(j->name, "ad") == 0)
-		j->st = ad_open(&j->s->ad, &b, &j->err);
-	else
-		j->st = graph_open(&j->s->graph, &b, &j->err);
+	j->st = j->backend->open(j->s, &b, &j->err);
 	if (j->st != BDE_OK)
 		return NULL;
 	if (j->device != NULL)
@@ -75,6 +25,9 @@ run_job(void *arg)
 	else
 		j->st = b.ops->by_keyid(b.self, j->id, j->flags, &j->keys,
 		    &j->err);
+	/* keys name their source by the table's name: see find_identity */
+	for (i = 0; i < j->keys.n; i++)
+		j->keys.v[i].source = j->backend->name;
 	if (b.ops->identity(b.self) != NULL)
 		j->identity = strdup(b.ops->identity(b.self));
 	b.ops->close(b.self);
@@ -91,6 +44,14 @@ steal(char **dst, char **src)
 	}
 }
 
+/* Whether both passwords were read and are not the same: not one key. */
+static int
+differ(const struct bde_key *a, const struct bde_key *b)
+{
+	return a->pw == BDE_PW_READ && b->pw == BDE_PW_READ &&
+	    strcmp(a->password, b->password) != 0;
+}
+
 /* Move every key of src into dst, merging a key ID already there. */
 static int
 merge(struct bde_keylist *dst, struct bde_keylist *src)
@@ -100,8 +61,16 @@ merge(struct bde_keylist *dst, struct bde_keylist *src)
 	for (i = 0; i < src->n; i++) {
 		struct bde_key *s = &src->v[i], *d = NULL;
 
+		/*
+		 * one key seen by two directories is one entry; two objects
+		 * of one directory with one ID are two (a duplicate backup,
+		 * or a forgery on another computer): both are listed
+		 */
 		for (k = 0; k < dst->n && d == NULL; k++)
-			if (strcmp(dst->v[k].key_id, s->key_id) == 0)
+			if (dst->v[k].source != s->source &&
+			    dst->v[k].also == NULL &&
+			    strcmp(dst->v[k].key_id, s->key_id) == 0 &&
+			    !differ(&dst->v[k], s))
 				d = &dst->v[k];
 		if (d != NULL) {
 			d->also = s->source;
@@ -159,17 +128,19 @@ scan_progress(void *arg, unsigned long scanned, unsigned long matched)
 }
 
 int
-find_keys(struct find *f, struct settings *s, int want_ad, int want_graph,
+find_keys(struct find *f, struct settings *s, unsigned want,
     const char *device, const struct bde_keyid *id, int flags)
 {
-	int started[2] = { 0, 0 };
+	int started[FIND_MAX_JOBS] = { 0 };
+	const struct backend *b;
 	size_t i;
 
 	memset(f, 0, sizeof(*f));
-	if (want_ad)
-		f->job[f->njobs++].name = "ad";
-	if (want_graph)
-		f->job[f->njobs++].name = "graph";
+	for (b = backends; b->name != NULL; b++) {
+		if (!(want & b->bit) || f->njobs == FIND_MAX_JOBS)
+			continue;
+		f->job[f->njobs++].backend = b;
+	}
 	for (i = 0; i < f->njobs; i++) {
 		f->job[i].s = s;
 		f->job[i].device = device;
@@ -213,25 +184,34 @@ find_warn_errors(const struct find *f)
 
 	for (i = 0; i < f->njobs; i++)
 		if (f->job[i].st != BDE_OK && f->job[i].st != BDE_ENOTFOUND)
-			cmd_warn("%s: %s", f->job[i].name,
+			cmd_warn("%s: %s", f->job[i].backend->name,
 			    f->job[i].err ? f->job[i].err : "failed");
+}
+
+const struct find_job *
+find_job_of(const struct find *f, const char *source)
+{
+	size_t i;
+
+	/* sources are the table's own name pointers (run_job) */
+	for (i = 0; i < f->njobs; i++)
+		if (f->job[i].backend->name == source)
+			return &f->job[i];
+	return NULL;
 }
 
 const char *
 find_identity(const struct find *f, const char *source)
 {
-	size_t i;
+	const struct find_job *j = find_job_of(f, source);
 
-	for (i = 0; i < f->njobs; i++)
-		if (strcmp(f->job[i].name, source) == 0)
-			return f->job[i].identity;
-	return NULL;
+	return j != NULL ? j->identity : NULL;
 }
 
 int
-find_failure_status(const struct find *f)
+find_error_status(const struct find *f)
 {
-	int worst = EXIT_NOTFOUND, st;
+	int worst = EXIT_OK, st;
 	size_t i;
 
 	for (i = 0; i < f->njobs; i++) {
@@ -239,11 +219,19 @@ find_failure_status(const struct find *f)
 			continue;
 		st = cmd_exit_status(f->job[i].st);
 		/* a usage error (malformed input) outranks the rest */
-		if (worst == EXIT_NOTFOUND || st == EXIT_USAGE ||
+		if (worst == EXIT_OK || st == EXIT_USAGE ||
 		    (st == EXIT_AUTH && worst != EXIT_USAGE))
 			worst = st;
 	}
 	return worst;
+}
+
+int
+find_failure_status(const struct find *f)
+{
+	int st = find_error_status(f);
+
+	return st == EXIT_OK ? EXIT_NOTFOUND : st;
 }
 
 void
@@ -251,7 +239,7 @@ find_release(struct find *f)
 {
 	size_t i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < FIND_MAX_JOBS; i++) {
 		bde_keylist_free(&f->job[i].keys);
 		free(f->job[i].err);
 		free(f->job[i].identity);

@@ -31,41 +31,33 @@ show_message(const char *message, void *arg)
 }
 
 static int
-run_login(const struct cmd *self, int argc, char **argv)
+run_login(struct cmd_ctx *ctx)
 {
-	struct settings s;
+	struct settings *s = ctx->s;
 	enum bde_status st;
 	char *who = NULL, *err = NULL;
-	int status = EXIT_USAGE;
+	int status = EXIT_OK;
 
-	settings_init(&s);
-	status = cmd_begin(self, argc, argv, &s);
-	if (status != CMD_GO)
-		goto out;
-	status = EXIT_USAGE;
-	if (settings_finish(&s) < 0)
-		goto out;
-	if (settings_need_graph(&s, "login") < 0)
-		goto out;
-	if (settings_load_secrets(&s, 0, 1) < 0)
-		goto out;
-	st = graph_login(&s.graph, show_message, NULL, &who, &err);
+	st = graph_login(&s->graph, show_message, NULL, &who, &err);
 	if (st != BDE_OK) {
 		cmd_warn("login: %s", err != NULL ? err : "sign-in failed");
 		status = cmd_exit_status(st);
 		goto out;
 	}
-	cmd_warn("signed in to tenant '%s' as '%s'", s.graph.tenant,
+	cmd_warn("signed in to tenant '%s' as '%s'", s->graph.tenant,
 	    who != NULL ? who : "an unnamed user");
-	status = cmd_finish(EXIT_FOUND);
 out:
 	free(who);
 	free(err);
-	settings_release(&s);
 	return status;
 }
 
 const struct cmd cmd_login = {
-	"login", "sign in to Entra ID (device code) and cache the tokens",
-	login_synopsis, login_groups, run_login
+	.name = "login",
+	.summary = "sign in to Entra ID (device code) and cache the tokens",
+	.synopsis = login_synopsis,
+	.groups = login_groups,
+	.flags = CMD_SETTINGS | CMD_BACKENDS | CMD_SECRETS,
+	.backends = BACKEND_GRAPH,
+	.run = run_login,
 };

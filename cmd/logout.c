@@ -12,37 +12,31 @@ static const struct cmd_optgroup *const logout_groups[] = {
 static const char *const logout_synopsis[] = { "[--tenant TENANT]", NULL };
 
 static int
-run_logout(const struct cmd *self, int argc, char **argv)
+run_logout(struct cmd_ctx *ctx)
 {
-	struct settings s;
+	struct settings *s = ctx->s;
 	enum bde_status st;
 	char *err = NULL;
-	int status = EXIT_USAGE;
+	int status = EXIT_OK;
 
-	settings_init(&s);
-	status = cmd_begin(self, argc, argv, &s);
-	if (status != CMD_GO)
-		goto out;
-	status = EXIT_USAGE;
-	if (settings_finish(&s) < 0)
-		goto out;
-	if (settings_need_graph(&s, "logout") < 0)
-		goto out;
-	st = graph_logout(&s.graph, &err);
+	st = graph_logout(&s->graph, &err);
 	if (st != BDE_OK) {
 		cmd_warn("logout: %s", err != NULL ? err : "failed");
 		status = cmd_exit_status(st);
 		goto out;
 	}
-	cmd_warn("signed out of tenant '%s'", s.graph.tenant);
-	status = cmd_finish(EXIT_FOUND);
+	cmd_warn("signed out of tenant '%s'", s->graph.tenant);
 out:
 	free(err);
-	settings_release(&s);
 	return status;
 }
 
 const struct cmd cmd_logout = {
-	"logout", "remove the cached Entra ID sign-in",
-	logout_synopsis, logout_groups, run_logout
+	.name = "logout",
+	.summary = "remove the cached Entra ID sign-in",
+	.synopsis = logout_synopsis,
+	.groups = logout_groups,
+	.flags = CMD_SETTINGS | CMD_BACKENDS,
+	.backends = BACKEND_GRAPH,
+	.run = run_logout,
 };

@@ -5,7 +5,7 @@
  */
 #include "cmd/audit.h"
 #include "cmd/find.h"
-#include "http/http.h"
+#include "core/json.h"
 #include "checksum/checksum.h"
 
 #include <cJSON.h>
@@ -15,71 +15,31 @@
 struct lookup_opts {
 	const char *device;
 	const char *key_id;
-	enum find_source source;
-	const char *reason;
 	int show;
 	int json;
 	int read_out;
-};
-
-enum {
-	OPT_DEVICE = 'd',
-	OPT_KEY_ID = 'k',
-	OPT_SOURCE = 400,
-	OPT_SHOW = 's',
-	OPT_JSON = 'j',
-	OPT_REASON = 'r',
-	OPT_READ_OUT = 401
+	struct bde_keyid id;	/* key_id, parsed by check */
 };
 
 static const struct cmd_option lookup_options[] = {
-	{ "device", OPT_DEVICE, "NAME", "find the keys of the device NAME" },
-	{ "key-id", OPT_KEY_ID, "ID",
-	  "find a key by its ID or first 8+ hex digits" },
-	{ "source", OPT_SOURCE, "SOURCE", "ad, graph or all (default: every "
-	  "configured one)" },
-	{ "show", OPT_SHOW, NULL, "read, check and print the passwords" },
-	{ "json", OPT_JSON, NULL, "print one JSON object" },
-	{ "read-out", OPT_READ_OUT, NULL, "read one key out block by block "
-	  "(for the phone)" },
-	{ "reason", OPT_REASON, "TEXT", "why the password is read (a ticket "
-	  "number), for the audit log" },
-	{ NULL, 0, NULL, NULL }
+	OPT_STRING("device", 'd', "NAME", "find the keys of the device NAME",
+	    struct lookup_opts, device),
+	OPT_STRING("key-id", 'k', "ID", "find a key by its ID or first 8+ "
+	    "hex digits", struct lookup_opts, key_id),
+	OPT_SOURCE("ad, graph or all (default: every configured one)"),
+	OPT_BOOL("show", 's', "read, check and print the passwords",
+	    struct lookup_opts, show),
+	OPT_BOOL("json", 'j', "print one JSON object", struct lookup_opts,
+	    json),
+	OPT_BOOL("read-out", 0, "read one key out block by block (for the "
+	    "phone)", struct lookup_opts, read_out),
+	OPT_REASON("why the password is read (a ticket number), for the "
+	    "audit log"),
+	OPT_END
 };
 
-static int
-lookup_apply(void *settings, int key, const char *arg)
-{
-	struct lookup_opts *lo = ((struct settings *)settings)->cmd;
-
-	switch (key) {
-	case OPT_DEVICE:
-		lo->device = arg;
-		break;
-	case OPT_KEY_ID:
-		lo->key_id = arg;
-		break;
-	case OPT_SOURCE:
-		return find_parse_source("lookup", arg, &lo->source);
-	case OPT_SHOW:
-		lo->show = 1;
-		break;
-	case OPT_JSON:
-		lo->json = 1;
-		break;
-	case OPT_READ_OUT:
-		lo->read_out = 1;
-		lo->show = 1;
-		break;
-	case OPT_REASON:
-		lo->reason = arg;
-		break;
-	}
-	return 0;
-}
-
 static const struct cmd_optgroup lookup_group = {
-	"options", lookup_options, lookup_apply
+	"options", lookup_options
 };
 static const struct cmd_optgroup *const lookup_groups[] = {
 	&lookup_group, &settings_ad_group, &settings_graph_group,
@@ -120,14 +80,31 @@ out:
 	return ok;
 }
 
+/*
+ * Why k's password was withheld: the directory's own words when it
+ * reported the refusal (they name the right the reader lacks), else the
+ * right that backend needs.  The text lives in f or is static.
+ */
 static const char *
-denied_text(const struct bde_key *k)
+denied_text(const struct find *f, const struct bde_key *k, char *buf,
+    size_t len)
 {
-	if (strcmp(k->source, "ad") == 0)
-		return "no permission to read the password (needs Control "
-		    "Access)";
-	return "no permission to read the password (needs "
-	    "BitlockerKey.Read.All and a role that may read keys)";
+	const struct find_job *j = find_job_of(f, k->source);
+
+	if (j != NULL && j->st == BDE_EPERM && j->err != NULL)
+		return j->err;
+	snprintf(buf, len, "no permission to read the password (needs %s)",
+	    j != NULL ? j->backend->read_right : "the right to read it");
+	return buf;
+}
+
+/* A withheld password its directory did not report as an error. */
+static int
+denied_unreported(const struct find *f, const struct bde_key *k)
+{
+	const struct find_job *j = find_job_of(f, k->source);
+
+	return k->pw == BDE_PW_DENIED && (j == NULL || j->st != BDE_EPERM);
 }
 
 static cJSON *
@@ -138,10 +115,10 @@ json_str_or_null(const char *s)
 
 /* Add one key to the JSON array; returns -1 when out of memory. */
 static int
-json_key(cJSON *arr, const struct bde_key *k, int show)
+json_key(cJSON *arr, const struct find *f, const struct bde_key *k, int show)
 {
 	cJSON *o = cJSON_CreateObject(), *src;
-	char created[21], why[128];
+	char created[21], why[256];
 
 	if (o == NULL)
 		return -1;
@@ -174,15 +151,16 @@ json_key(cJSON *arr, const struct bde_key *k, int show)
 	} else {
 		cJSON_AddNullToObject(o, "password_valid");
 		cJSON_AddItemToObject(o, "password_error", json_str_or_null(
-		    k->pw == BDE_PW_DENIED ? denied_text(k) : NULL));
+		    k->pw == BDE_PW_DENIED ? denied_text(f, k, why, sizeof(why)) :
+		    NULL));
 	}
 	return 0;
 }
 
 static int
-print_json(const struct lookup_opts *lo, const struct find *f)
+print_json(const struct settings *s, const struct lookup_opts *lo,
+    const struct find *f)
 {
-	static const char *const srcname[] = { "auto", "ad", "graph", "all" };
 	cJSON *root = NULL, *q, *arr, *errs, *e;
 	char *text = NULL;
 	size_t i;
@@ -198,10 +176,11 @@ print_json(const struct lookup_opts *lo, const struct find *f)
 		goto out;
 	cJSON_AddItemToObject(q, "device", json_str_or_null(lo->device));
 	cJSON_AddItemToObject(q, "key_id", json_str_or_null(lo->key_id));
-	cJSON_AddStringToObject(q, "source", srcname[lo->source]);
+	cJSON_AddStringToObject(q, "source", s->source == SOURCE_AUTO ?
+	    "auto" : settings_sources[s->source - 1]);
 	cJSON_AddBoolToObject(q, "show", lo->show);
 	for (i = 0; i < f->keys.n; i++)
-		if (json_key(arr, &f->keys.v[i], lo->show) < 0)
+		if (json_key(arr, f, &f->keys.v[i], lo->show) < 0)
 			goto out;
 	for (i = 0; i < f->njobs; i++) {
 		const struct find_job *j = &f->job[i];
@@ -212,10 +191,28 @@ print_json(const struct lookup_opts *lo, const struct find *f)
 		if (e == NULL)
 			goto out;
 		cJSON_AddItemToArray(errs, e);
-		cJSON_AddStringToObject(e, "source", j->name);
+		cJSON_AddStringToObject(e, "source", j->backend->name);
 		cJSON_AddStringToObject(e, "kind", bde_status_kind(j->st));
 		cJSON_AddStringToObject(e, "message",
 		    j->err ? j->err : "failed");
+	}
+	/* every withheld password is an error, reported or not */
+	for (i = 0; i < f->keys.n; i++) {
+		const struct bde_key *k = &f->keys.v[i];
+		char why[256];
+
+		if (!lo->show || !denied_unreported(f, k))
+			continue;
+		e = cJSON_CreateObject();
+		if (e == NULL)
+			goto out;
+		cJSON_AddItemToArray(errs, e);
+		cJSON_AddStringToObject(e, "source", k->source);
+		cJSON_AddStringToObject(e, "kind",
+		    bde_status_kind(BDE_EPERM));
+		cJSON_AddStringToObject(e, "key_id", k->key_id);
+		cJSON_AddStringToObject(e, "message",
+		    denied_text(f, k, why, sizeof(why)));
 	}
 	text = cJSON_PrintUnformatted(root);
 	if (text == NULL)
@@ -229,16 +226,17 @@ out:
 		free(text);
 	}
 	/* the tree holds passwords */
-	http_json_wipe_delete(root);
+	bde_json_wipe_delete(root);
 	if (rc < 0)
 		cmd_warn("lookup: out of memory");
 	return rc;
 }
 
 static void
-print_human(const struct lookup_opts *lo, const struct bde_keylist *keys)
+print_human(const struct lookup_opts *lo, const struct find *f)
 {
-	char created[21], why[128];
+	const struct bde_keylist *keys = &f->keys;
+	char created[21], why[256];
 	size_t i;
 
 	for (i = 0; i < keys->n; i++) {
@@ -247,23 +245,24 @@ print_human(const struct lookup_opts *lo, const struct bde_keylist *keys)
 		if (i > 0)
 			fputc('\n', stdout);
 		bde_time_format(k->created, created);
-		printf("device      %s\n", k->device ? k->device : "?");
+		printf("device      %s\n", k->device ? cmd_safe(k->device) : "?");
 		printf("source      %s%s%s\n", k->source, k->also ? ", " : "",
 		    k->also ? k->also : "");
 		printf("key id      %s\n", k->key_id);
 		printf("created     %s\n", created);
 		if (k->volume != NULL)
-			printf("volume      %s\n", k->volume);
+			printf("volume      %s\n", cmd_safe(k->volume));
 		if (k->volume_guid != NULL)
-			printf("volume id   %s\n", k->volume_guid);
+			printf("volume id   %s\n", cmd_safe(k->volume_guid));
 		if (k->device_id != NULL)
-			printf("device id   %s\n", k->device_id);
+			printf("device id   %s\n", cmd_safe(k->device_id));
 		if (k->dn != NULL)
-			printf("dn          %s\n", k->dn);
+			printf("dn          %s\n", cmd_safe(k->dn));
 		if (!lo->show)
 			continue;
 		if (k->pw == BDE_PW_DENIED) {
-			printf("password    %s\n", denied_text(k));
+			printf("password    %s\n",
+			    cmd_safe(denied_text(f, k, why, sizeof(why))));
 		} else if (k->pw == BDE_PW_READ) {
 			if (password_ok(k->password, why, sizeof(why)))
 				printf("password    %s  (checksums ok)\n",
@@ -276,15 +275,17 @@ print_human(const struct lookup_opts *lo, const struct bde_keylist *keys)
 }
 
 /*
- * The exit status by the contract: a found key beats a failed backend;
- * among found keys a bad checksum (5) beats a withheld password (3).
+ * The exit status by the contract: 0 only when nothing went wrong and
+ * everything asked for was delivered.  A bad checksum (5) first, then a
+ * withheld password or a refused sign-in (3), then the worst failed
+ * directory; a key found elsewhere does not hide a failure.
  */
 static int
 lookup_status(const struct lookup_opts *lo, const struct find *f)
 {
 	const struct bde_keylist *keys = &f->keys;
 	char why[128];
-	int denied = 0, bad = 0;
+	int denied = 0, bad = 0, err = find_error_status(f);
 	size_t i;
 
 	for (i = 0; i < keys->n; i++) {
@@ -296,9 +297,13 @@ lookup_status(const struct lookup_opts *lo, const struct find *f)
 		    !password_ok(keys->v[i].password, why, sizeof(why)))
 			bad = 1;
 	}
-	if (keys->n > 0)
-		return bad ? EXIT_BADSUM : denied ? EXIT_AUTH : EXIT_FOUND;
-	return find_failure_status(f);
+	if (bad)
+		return EXIT_BADKEY;
+	if (denied && err != EXIT_USAGE)
+		return EXIT_AUTH;
+	if (err != EXIT_OK)
+		return err;
+	return keys->n > 0 ? EXIT_OK : EXIT_NOTFOUND;
 }
 
 /*
@@ -328,7 +333,7 @@ audit_reveal(const struct settings *s, const struct lookup_opts *lo,
 		if (k->pw != BDE_PW_READ)
 			continue;
 		rec = audit_record_new(lo->read_out ? "read-out" : "show", k,
-		    find_identity(f, k->source), lo->reason);
+		    find_identity(f, k->source), s->reason);
 		if (rec == NULL) {
 			cmd_warn("out of memory");
 			goto out;
@@ -360,34 +365,54 @@ forget_passwords(struct bde_keylist *keys)
 }
 
 /*
- * Read-out needs exactly one key whose password was read and passes its
- * checksums; checked before anything is recorded or shown.  Returns
- * EXIT_FOUND or the status to stop with.
+ * Copies of one key: the same key ID stored twice (manage-bde -adbackup
+ * run twice makes such AD objects) with the same password.  Then the
+ * newest (keys are sorted) is the one to read; 1 when that is so.
  */
 static int
-read_out_check(const struct bde_keylist *all)
+same_key(const struct bde_keylist *all)
 {
-	char why[128];
 	size_t i;
 
-	if (all->n > 1) {
+	for (i = 1; i < all->n; i++)
+		if (strcmp(all->v[i].key_id, all->v[0].key_id) != 0 ||
+		    all->v[i].pw != BDE_PW_READ || all->v[0].pw != BDE_PW_READ ||
+		    strcmp(all->v[i].password, all->v[0].password) != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * Read-out needs exactly one key whose password was read and passes its
+ * checksums; checked before anything is recorded or shown.  Returns
+ * EXIT_OK or the status to stop with.
+ */
+static int
+read_out_check(const struct find *f)
+{
+	const struct bde_keylist *all = &f->keys;
+	char why[256];
+	size_t i;
+
+	if (all->n > 1 && !same_key(all)) {
 		cmd_warn("read-out: %zu keys match; give --key-id with the ID "
 		    "on the user's screen:", all->n);
 		for (i = 0; i < all->n; i++)
-			fprintf(stderr, "  %s  %s  (%s)\n", all->v[i].key_id,
-			    all->v[i].device ? all->v[i].device : "?",
-			    all->v[i].source);
+			fprintf(stderr, "  %s  %s  (%s)%s%s\n", all->v[i].key_id,
+			    all->v[i].device ? cmd_safe(all->v[i].device) : "?",
+			    all->v[i].source, all->v[i].dn ? "  " : "",
+			    all->v[i].dn ? cmd_safe(all->v[i].dn) : "");
 		return EXIT_USAGE;
 	}
 	if (all->v[0].pw != BDE_PW_READ) {
 		cmd_warn("read-out: key %s: %s", all->v[0].key_id,
-		    denied_text(&all->v[0]));
+		    denied_text(f, &all->v[0], why, sizeof(why)));
 		return EXIT_AUTH;
 	}
 	if (!password_ok(all->v[0].password, why, sizeof(why)))
 		/* cmd_read_out names every failing block and refuses */
 		return cmd_read_out(&all->v[0]);
-	return EXIT_FOUND;
+	return EXIT_OK;
 }
 
 /* Nothing found: each directory's own words (no such computer, no keys). */
@@ -399,7 +424,7 @@ warn_not_found(const struct lookup_opts *lo, const struct find *f)
 
 	for (i = 0; i < f->njobs; i++) {
 		if (f->job[i].st == BDE_ENOTFOUND && f->job[i].err != NULL) {
-			cmd_warn("%s: %s", f->job[i].name, f->job[i].err);
+			cmd_warn("%s: %s", f->job[i].backend->name, f->job[i].err);
 			said = 1;
 		}
 	}
@@ -413,93 +438,97 @@ warn_not_found(const struct lookup_opts *lo, const struct find *f)
 }
 
 static int
-run_lookup(const struct cmd *self, int argc, char **argv)
+lookup_check(struct cmd_ctx *ctx)
 {
-	struct lookup_opts lo;
-	struct settings s;
-	struct bde_keyid id;
-	struct find f;
+	struct lookup_opts *lo = ctx->opts;
 	char *err = NULL;
-	int status = EXIT_USAGE, want_ad, want_graph;
 
-	memset(&lo, 0, sizeof(lo));
-	memset(&id, 0, sizeof(id));
-	memset(&f, 0, sizeof(f));
-	settings_init(&s);
-	s.cmd = &lo;
-	status = cmd_begin(self, argc, argv, &s);
-	if (status != CMD_GO)
-		goto out;
-	status = EXIT_USAGE;
-	if (lo.device == NULL && lo.key_id == NULL) {
+	if (lo->read_out)
+		lo->show = 1;
+	if (lo->device == NULL && lo->key_id == NULL) {
 		cmd_warn("lookup: give --device, --key-id, or both");
-		cmd_print_usage(self, stderr);
-		goto out;
+		cmd_print_usage(ctx->cmd, stderr);
+		return EXIT_USAGE;
 	}
-	if (lo.device != NULL && lo.device[0] == '\0') {
+	if (lo->device != NULL && lo->device[0] == '\0') {
 		cmd_warn("lookup: the device name is empty");
-		goto out;
+		return EXIT_USAGE;
 	}
-	if (lo.key_id != NULL && bde_keyid_parse(lo.key_id, &id, &err) !=
+	if (lo->key_id != NULL && bde_keyid_parse(lo->key_id, &lo->id, &err) !=
 	    BDE_OK) {
 		cmd_warn("lookup: %s", err);
-		goto out;
+		free(err);
+		return EXIT_USAGE;
 	}
-	if (lo.read_out && lo.json) {
+	if (lo->read_out && lo->json) {
 		cmd_warn("lookup: --read-out and --json do not go together");
-		goto out;
+		return EXIT_USAGE;
 	}
-	if (settings_finish(&s) < 0)
-		goto out;
-	if (lo.show && s.require_reason &&
-	    (lo.reason == NULL || lo.reason[0] == '\0')) {
-		cmd_warn("lookup: a --reason (e.g. the ticket number) is "
-		    "required to read a password ([audit] require_reason)");
-		goto out;
-	}
-	if (find_select(&s, lo.source, &want_ad, &want_graph, "lookup") < 0 ||
-	    settings_load_secrets(&s, want_ad, want_graph) < 0)
-		goto out;
-	if (find_keys(&f, &s, want_ad, want_graph, lo.device,
-	    lo.key_id ? &id : NULL, lo.show ? BDE_WANT_PASSWORD : 0) < 0) {
-		status = EXIT_UNREACH;
+	/* only a run that reads passwords needs a --reason */
+	ctx->audited = lo->show;
+	return EXIT_OK;
+}
+
+static int
+run_lookup(struct cmd_ctx *ctx)
+{
+	const struct lookup_opts *lo = ctx->opts;
+	struct settings *s = ctx->s;
+	struct find f;
+	char why[256];
+	size_t i;
+	int status;
+
+	if (find_keys(&f, s, ctx->want, lo->device,
+	    lo->key_id ? &lo->id : NULL, lo->show ? BDE_WANT_PASSWORD : 0) < 0) {
+		status = EXIT_IO;
 		goto out;
 	}
 	find_warn_errors(&f);
+	for (i = 0; lo->show && i < f.keys.n; i++)
+		if (denied_unreported(&f, &f.keys.v[i]))
+			cmd_warn("%s: key %s: %s", f.keys.v[i].source,
+			    f.keys.v[i].key_id, denied_text(&f, &f.keys.v[i],
+			    why, sizeof(why)));
 
 	/* a password that will not be read out is not recorded as read */
-	if (lo.read_out && f.keys.n > 0 &&
-	    (status = read_out_check(&f.keys)) != EXIT_FOUND)
+	if (lo->read_out && f.keys.n > 0 &&
+	    (status = read_out_check(&f)) != EXIT_OK)
 		goto out;
 	/* the audit record comes first: no record, no password */
-	if (lo.show && audit_reveal(&s, &lo, &f) < 0) {
+	if (lo->show && audit_reveal(s, lo, &f) < 0) {
 		forget_passwords(&f.keys);
-		status = EXIT_UNREACH;
+		status = EXIT_IO;
 		goto out;
 	}
-	if (lo.read_out && f.keys.n > 0) {
-		status = cmd_finish(cmd_read_out(&f.keys.v[0]));
+	if (lo->read_out && f.keys.n > 0) {
+		status = cmd_read_out(&f.keys.v[0]);
 		goto out;
 	}
-	if (lo.json) {
-		if (print_json(&lo, &f) < 0) {
-			status = EXIT_UNREACH;
+	if (lo->json) {
+		if (print_json(s, lo, &f) < 0) {
+			status = EXIT_IO;
 			goto out;
 		}
 	} else {
-		print_human(&lo, &f.keys);
+		print_human(lo, &f);
 		if (f.keys.n == 0 && find_failure_status(&f) == EXIT_NOTFOUND)
-			warn_not_found(&lo, &f);
+			warn_not_found(lo, &f);
 	}
-	status = cmd_finish(lookup_status(&lo, &f));
+	status = lookup_status(lo, &f);
 out:
 	find_release(&f);
-	free(err);
-	settings_release(&s);
 	return status;
 }
 
 const struct cmd cmd_lookup = {
-	"lookup", "find recovery keys by device name or key ID",
-	lookup_synopsis, lookup_groups, run_lookup
+	.name = "lookup",
+	.summary = "find recovery keys by device name or key ID",
+	.synopsis = lookup_synopsis,
+	.groups = lookup_groups,
+	.flags = CMD_SETTINGS | CMD_BACKENDS | CMD_SECRETS | CMD_AUDIT,
+	.backends = BACKEND_AD | BACKEND_GRAPH,
+	.opts_size = sizeof(struct lookup_opts),
+	.check = lookup_check,
+	.run = run_lookup,
 };

@@ -1,34 +1,44 @@
 /*
  * opts.c - option tables to getopt_long, help text, shared output helpers.
  */
-#include "cmd/cmd.h"
+#include "cmd/settings.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define HELP_KEY 'h'
 #define MAX_OPTIONS 64
+/* getopt values of options without a short letter: LONG_KEY + index */
+#define LONG_KEY 256
 
-static const struct cmd_option help_options[] = {
-	{ "help", HELP_KEY, NULL, "show this help and exit" },
-	{ NULL, 0, NULL, NULL }
+static const struct cmd_option help_option = {
+	"help", HELP_KEY, NULL, "show this help and exit", OPTK_BOOL,
+	OPTB_CMD, 0, NULL
 };
 
 void
 cmd_warn(const char *fmt, ...)
 {
 	va_list ap;
+	char *msg = NULL;
+	int r;
 
 	fflush(stdout);
-	fputs("bdekey: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	r = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "bdekey: %s\n", r < 0 ? "out of memory" :
+	    cmd_safe(msg));
+	/* a message may quote a bad block of a password: wipe it */
+	if (r >= 0) {
+		explicit_bzero(msg, (size_t)r);
+		free(msg);
+	}
 }
 
 const struct cmd *
@@ -57,7 +67,7 @@ print_option(const struct cmd_option *o, FILE *fp)
 {
 	char left[64];
 
-	if (o->key > 0 && o->key < 256)
+	if (o->key > 0)
 		snprintf(left, sizeof(left), "-%c, --%s%s%s", o->key, o->name,
 		    o->arg ? " " : "", o->arg ? o->arg : "");
 	else
@@ -80,66 +90,115 @@ cmd_print_help(const struct cmd *c, FILE *fp)
 			print_option(o, fp);
 	}
 	fputs("\n", fp);
-	print_option(&help_options[0], fp);
+	print_option(&help_option, fp);
 	fputs("\nSee bdekey(1) for exit statuses and examples.\n", fp);
 }
 
-/* Append one table's options to the getopt arrays. */
-static int
-add_options(const struct cmd_option *opts, struct option *lo, size_t *n,
-    char *shorts, size_t *ns)
+/* Every option of c, in table order, help last; returns the count. */
+static size_t
+flatten(const struct cmd *c, const struct cmd_option **all)
 {
 	const struct cmd_option *o;
+	size_t i, n = 0;
 
-	for (o = opts; o->name != NULL; o++) {
-		if (*n + 1 >= MAX_OPTIONS || *ns + 3 >= MAX_OPTIONS * 3)
-			return -1;
-		lo[*n].name = o->name;
-		lo[*n].has_arg = o->arg ? required_argument : no_argument;
-		lo[*n].flag = NULL;
-		lo[*n].val = o->key;
-		(*n)++;
-		if (o->key > 0 && o->key < 256) {
-			shorts[(*ns)++] = (char)o->key;
-			if (o->arg)
-				shorts[(*ns)++] = ':';
+	for (i = 0; c->groups[i] != NULL; i++)
+		for (o = c->groups[i]->opts; o->name != NULL; o++) {
+			if (n + 2 > MAX_OPTIONS)
+				abort();	/* a programming error */
+			all[n++] = o;
 		}
+	all[n++] = &help_option;
+	return n;
+}
+
+/* "a, b or c" for a usage message, into buf. */
+static void
+choice_list(const char *const *choices, char *buf, size_t len)
+{
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; choices[i] != NULL && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+		    i == 0 ? "" : choices[i + 1] == NULL ? " or " : ", ",
+		    choices[i]);
+}
+
+/* Store one option's value at its destination; 0, or -1 (printed). */
+static int
+store(struct cmd_ctx *ctx, const struct cmd_option *o, const char *arg)
+{
+	unsigned char *base = o->base == OPTB_SETTINGS ?
+	    (unsigned char *)ctx->s : (unsigned char *)ctx->opts;
+	char list[256];
+	int v = 1;
+	size_t i;
+
+	switch (o->kind) {
+	case OPTK_BOOL:
+		memcpy(base + o->dest, &v, sizeof(v));
+		return 0;
+	case OPTK_STRING:
+		memcpy(base + o->dest, &arg, sizeof(arg));
+		return 0;
+	case OPTK_CHOICE:
+		for (i = 0; o->choices[i] != NULL; i++)
+			if (strcasecmp(o->choices[i], arg) == 0)
+				break;
+		if (o->choices[i] == NULL) {
+			choice_list(o->choices, list, sizeof(list));
+			cmd_warn("%s: %s '%s' is not %s", ctx->cmd->name,
+			    o->name, arg, list);
+			return -1;
+		}
+		v = (int)i + 1;
+		memcpy(base + o->dest, &v, sizeof(v));
+		return 0;
+	case OPTK_SETTING:
+		return settings_option(ctx->s, (enum setting_id)o->dest, arg);
 	}
-	return 0;
+	abort();
 }
 
 int
-cmd_parse_options(const struct cmd *c, int argc, char **argv, void *settings)
+cmd_parse_options(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	struct option lo[MAX_OPTIONS];
-	char shorts[MAX_OPTIONS * 3];
-	size_t n = 0, ns = 0, i;
+	const struct cmd *c = ctx->cmd;
+	const struct cmd_option *all[MAX_OPTIONS];
+	struct option lo[MAX_OPTIONS + 1];
+	char shorts[MAX_OPTIONS * 2 + 3];
+	size_t n, ns = 0, i;
 	int ch;
 
+	n = flatten(c, all);
 	/* '+': stop at the first operand; ':' report missing arguments */
 	shorts[ns++] = '+';
 	shorts[ns++] = ':';
-	for (i = 0; c->groups[i] != NULL; i++)
-		if (add_options(c->groups[i]->opts, lo, &n, shorts, &ns) < 0)
-			abort();	/* a programming error in a table */
-	if (add_options(help_options, lo, &n, shorts, &ns) < 0)
-		abort();
+	for (i = 0; i < n; i++) {
+		lo[i].name = all[i]->name;
+		lo[i].has_arg = all[i]->arg ? required_argument : no_argument;
+		lo[i].flag = NULL;
+		lo[i].val = all[i]->key > 0 ? all[i]->key : LONG_KEY + (int)i;
+		if (all[i]->key > 0) {
+			shorts[ns++] = (char)all[i]->key;
+			if (all[i]->arg)
+				shorts[ns++] = ':';
+		}
+	}
 	memset(&lo[n], 0, sizeof(lo[n]));
 	shorts[ns] = '\0';
 
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
-		const struct cmd_option *o;
-
 		if (ch == HELP_KEY) {
 			cmd_print_help(c, stdout);
-			return -2;
+			return CMD_PARSE_HELP;
 		}
 		if (ch == '?' || ch == ':') {
 			const char *what = argv[optind - 1];
 
-			if (optopt > 0 && optopt < 256)
+			if (optopt > 0 && optopt < LONG_KEY)
 				cmd_warn("%s: option '-%c' %s", c->name, optopt,
 				    ch == ':' ? "needs an argument" :
 				    "is unknown");
@@ -148,38 +207,17 @@ cmd_parse_options(const struct cmd *c, int argc, char **argv, void *settings)
 				    ch == ':' ? "needs an argument" :
 				    "is unknown");
 			cmd_print_usage(c, stderr);
-			return -1;
+			return CMD_PARSE_USAGE;
 		}
-		for (i = 0; c->groups[i] != NULL; i++) {
-			for (o = c->groups[i]->opts; o->name != NULL; o++)
-				if (o->key == ch)
-					break;
-			if (o->name != NULL)
+		for (i = 0; i < n; i++)
+			if (lo[i].val == ch)
 				break;
-		}
-		if (c->groups[i] == NULL)
+		if (i == n)
 			abort();
-		if (c->groups[i]->apply(settings, ch, optarg) < 0)
-			return -1;
+		if (store(ctx, all[i], optarg) < 0)
+			return CMD_PARSE_USAGE;
 	}
 	return optind;
-}
-
-int
-cmd_begin(const struct cmd *c, int argc, char **argv, void *settings)
-{
-	int first = cmd_parse_options(c, argc, argv, settings);
-
-	if (first == -2)
-		return cmd_finish(EXIT_FOUND);
-	if (first < 0)
-		return EXIT_USAGE;
-	if (first < argc) {
-		cmd_warn("%s: unexpected argument '%s'", c->name, argv[first]);
-		cmd_print_usage(c, stderr);
-		return EXIT_USAGE;
-	}
-	return CMD_GO;
 }
 
 int
@@ -187,7 +225,7 @@ cmd_exit_status(enum bde_status st)
 {
 	switch (st) {
 	case BDE_OK:
-		return EXIT_FOUND;
+		return EXIT_OK;
 	case BDE_ENOTFOUND:
 		return EXIT_NOTFOUND;
 	case BDE_EUSAGE:
@@ -199,12 +237,13 @@ cmd_exit_status(enum bde_status st)
 	case BDE_EUNREACH:
 	case BDE_EPROTO:
 	case BDE_ENOMEM:
+		return EXIT_UNAVAILABLE;
 	case BDE_EIO:
-		return EXIT_UNREACH;
+		return EXIT_IO;
 	case BDE_EBADKEY:
-		return EXIT_BADSUM;
+		return EXIT_BADKEY;
 	}
-	return EXIT_UNREACH;
+	return EXIT_UNAVAILABLE;
 }
 
 /*
@@ -231,7 +270,7 @@ cmd_finish(int status)
 	if (bad) {
 		cmd_warn("cannot write to standard output: %s",
 		    errno ? strerror(errno) : "write error");
-		return EXIT_UNREACH;
+		return EXIT_IO;
 	}
 	return status;
 }

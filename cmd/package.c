@@ -9,7 +9,7 @@
  * existing file unless --force.
  */
 #include "cmd/audit.h"
-#include "cmd/settings.h"
+#include "cmd/backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,52 +22,24 @@
 struct package_opts {
 	const char *key_id;
 	const char *output;
-	const char *reason;
 	int force;
-};
-
-enum {
-	OPT_KEY_ID = 'k',
-	OPT_OUTPUT = 'o',
-	OPT_FORCE = 'f',
-	OPT_REASON = 'r'
+	struct bde_keyid id;	/* key_id, parsed by check */
 };
 
 static const struct cmd_option package_options[] = {
-	{ "key-id", OPT_KEY_ID, "ID",
-	  "key ID, or a unique prefix of 8+ hex digits" },
-	{ "output", OPT_OUTPUT, "FILE", "write the key package to FILE "
-	  "(mode 0600)" },
-	{ "force", OPT_FORCE, NULL, "overwrite FILE if it exists" },
-	{ "reason", OPT_REASON, "TEXT", "why the package is read (a ticket "
-	  "number), for the audit log" },
-	{ NULL, 0, NULL, NULL }
+	OPT_STRING("key-id", 'k', "ID", "key ID, or a unique prefix of 8+ hex "
+	    "digits", struct package_opts, key_id),
+	OPT_STRING("output", 'o', "FILE", "write the key package to FILE "
+	    "(mode 0600)", struct package_opts, output),
+	OPT_BOOL("force", 'f', "overwrite FILE if it exists",
+	    struct package_opts, force),
+	OPT_REASON("why the package is read (a ticket number), for the "
+	    "audit log"),
+	OPT_END
 };
 
-static int
-package_apply(void *settings, int key, const char *arg)
-{
-	struct package_opts *po = ((struct settings *)settings)->cmd;
-
-	switch (key) {
-	case OPT_KEY_ID:
-		po->key_id = arg;
-		break;
-	case OPT_OUTPUT:
-		po->output = arg;
-		break;
-	case OPT_FORCE:
-		po->force = 1;
-		break;
-	case OPT_REASON:
-		po->reason = arg;
-		break;
-	}
-	return 0;
-}
-
 static const struct cmd_optgroup package_group = {
-	"options", package_options, package_apply
+	"options", package_options
 };
 static const struct cmd_optgroup *const package_groups[] = {
 	&package_group, &settings_ad_group, &settings_common_group, NULL
@@ -97,7 +69,7 @@ sync_parent(const char *path)
 
 /*
  * Write len bytes of p to path: a new file (O_EXCL) unless force, never
- * through a symbolic link, mode 0600, synced.  Returns EXIT_FOUND, or an
+ * through a symbolic link, mode 0600, synced.  Returns EXIT_OK, or an
  * exit status after printing why (EXIT_USAGE when the file exists).  A
  * file this call created is removed again when writing fails.
  */
@@ -107,7 +79,7 @@ write_package(const char *path, const unsigned char *p, size_t len, int force)
 	struct stat sb;
 	size_t off = 0;
 	ssize_t w;
-	int fd = -1, created, status = EXIT_UNREACH;
+	int fd = -1, created, status = EXIT_IO;
 
 	created = lstat(path, &sb) < 0 && errno == ENOENT;
 	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
@@ -161,11 +133,11 @@ write_package(const char *path, const unsigned char *p, size_t len, int force)
 	}
 	fd = -1;
 	sync_parent(path);
-	status = EXIT_FOUND;
+	status = EXIT_OK;
 out:
 	if (fd >= 0)
 		close(fd);
-	if (status != EXIT_FOUND && created)
+	if (status != EXIT_OK && created)
 		unlink(path);
 	return status;
 }
@@ -188,7 +160,7 @@ audit_package(const struct settings *s, const struct package_opts *po,
 	snprintf(k.key_id, sizeof(k.key_id), "%s", key_id);
 	if (audit_open(&a, s->audit_log) < 0)
 		goto out;
-	rec = audit_record_new("package", &k, identity, po->reason);
+	rec = audit_record_new("package", &k, identity, s->reason);
 	if (rec == NULL) {
 		cmd_warn("package: out of memory");
 		goto out;
@@ -205,97 +177,82 @@ out:
 }
 
 static int
-run_package(const struct cmd *self, int argc, char **argv)
+package_check(struct cmd_ctx *ctx)
 {
-	struct package_opts po;
-	struct settings s;
-	struct bde_keyid id;
-	struct bde_backend b;
+	struct package_opts *po = ctx->opts;
 	struct stat sb;
+	char *err = NULL;
+
+	if (po->key_id == NULL || po->output == NULL || *po->output == '\0') {
+		cmd_warn("package: give --key-id and -o FILE");
+		cmd_print_usage(ctx->cmd, stderr);
+		return EXIT_USAGE;
+	}
+	if (bde_keyid_parse(po->key_id, &po->id, &err) != BDE_OK) {
+		cmd_warn("package: %s", err);
+		free(err);
+		return EXIT_USAGE;
+	}
+	/* before the network and a password prompt (written with O_EXCL) */
+	if (!po->force && lstat(po->output, &sb) == 0) {
+		cmd_warn("package: '%s' exists: refusing to overwrite it (use "
+		    "--force)", po->output);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static int
+run_package(struct cmd_ctx *ctx)
+{
+	const struct package_opts *po = ctx->opts;
+	struct bde_backend b;
 	struct bde_package pkg;
 	char *err = NULL;
 	enum bde_status st;
-	int status = EXIT_USAGE, opened = 0;
+	int status;
 
-	memset(&po, 0, sizeof(po));
 	memset(&b, 0, sizeof(b));
 	memset(&pkg, 0, sizeof(pkg));
-	settings_init(&s);
-	s.cmd = &po;
-	status = cmd_begin(self, argc, argv, &s);
-	if (status != CMD_GO)
-		goto out;
-	status = EXIT_USAGE;
-	if (po.key_id == NULL || po.output == NULL || *po.output == '\0') {
-		cmd_warn("package: give --key-id and -o FILE");
-		cmd_print_usage(self, stderr);
-		goto out;
-	}
-	if (bde_keyid_parse(po.key_id, &id, &err) != BDE_OK) {
-		cmd_warn("package: %s", err);
-		goto out;
-	}
-	if (settings_finish(&s) < 0)
-		goto out;
-	if (s.require_reason && (po.reason == NULL || po.reason[0] == '\0')) {
-		cmd_warn("package: a --reason (e.g. the ticket number) is "
-		    "required to read a key package ([audit] require_reason)");
-		goto out;
-	}
-	if (!settings_ad_configured(&s)) {
-		cmd_warn("package: no LDAP server configured: set --ldap-uri, "
-		    "BDEKEY_LDAP_URI or URI in ldap.conf");
-		goto out;
-	}
-	/* fail before the network (and a password prompt) when we can */
-	if (ad_check(&s.ad, &err) != BDE_OK) {
-		cmd_warn("package: ad: %s", err);
-		goto out;
-	}
-	if (!po.force && lstat(po.output, &sb) == 0) {
-		cmd_warn("package: '%s' exists: refusing to overwrite it (use "
-		    "--force)", po.output);
-		goto out;
-	}
-	if (settings_load_secrets(&s, 1, 0) < 0)
-		goto out;
-
-	st = ad_open(&s.ad, &b, &err);
-	if (st != BDE_OK) {
-		cmd_warn("package: ad: %s", err);
-		status = cmd_exit_status(st);
-		goto out;
-	}
-	opened = 1;
-	st = b.ops->key_package(b.self, &id, &pkg, &err);
+	st = backend_get(BACKEND_AD)->open(ctx->s, &b, &err);
+	if (st == BDE_OK && b.ops->key_package == NULL)
+		st = bde_error(&err, BDE_ECONFIG, "no key packages here");
+	if (st == BDE_OK)
+		st = b.ops->key_package(b.self, &po->id, &pkg, &err);
 	if (st != BDE_OK) {
 		cmd_warn("package: ad: %s", err);
 		status = cmd_exit_status(st);
 		goto out;
 	}
 	/* the audit record comes first: no record, no package */
-	if (audit_package(&s, &po, pkg.device, pkg.key_id,
+	if (audit_package(ctx->s, po, pkg.device, pkg.key_id,
 	    b.ops->identity(b.self), pkg.len) < 0) {
-		status = EXIT_UNREACH;
+		status = EXIT_IO;
 		goto out;
 	}
-	status = write_package(po.output, pkg.data, pkg.len, po.force);
-	if (status != EXIT_FOUND)
+	status = write_package(po->output, pkg.data, pkg.len, po->force);
+	if (status != EXIT_OK)
 		goto out;
 	printf("wrote the key package of key %s (device '%s', %zu bytes) to "
-	    "'%s'\n", pkg.key_id, pkg.device ? pkg.device : "?", pkg.len,
-	    po.output);
-	status = cmd_finish(EXIT_FOUND);
+	    "'%s'\n", cmd_safe(pkg.key_id), pkg.device ?
+	    cmd_safe(pkg.device) : "?", pkg.len,
+	    po->output);
 out:
 	bde_package_release(&pkg);
-	if (opened)
+	if (b.ops != NULL)
 		b.ops->close(b.self);
 	free(err);
-	settings_release(&s);
 	return status;
 }
 
 const struct cmd cmd_package = {
-	"package", "write a key package from AD to a file for repair-bde",
-	package_synopsis, package_groups, run_package
+	.name = "package",
+	.summary = "write a key package from AD to a file for repair-bde",
+	.synopsis = package_synopsis,
+	.groups = package_groups,
+	.flags = CMD_SETTINGS | CMD_BACKENDS | CMD_SECRETS | CMD_AUDIT,
+	.backends = BACKEND_AD,
+	.opts_size = sizeof(struct package_opts),
+	.check = package_check,
+	.run = run_package,
 };

@@ -3,10 +3,9 @@
  * at a time, digits grouped for speaking, waiting for Enter on a terminal.
  */
 #include "cmd/cmd.h"
+#include "cmd/tty.h"
 #include "checksum/checksum.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,20 +24,20 @@ cmd_use_color(void)
 	    getenv("TERM") != NULL && strcmp(getenv("TERM"), "dumb") != 0;
 }
 
-/* Wait for Enter on the terminal; 0, or -1 when the agent typed q. */
+/*
+ * Wait for Enter on the terminal; 0, or -1 when the agent typed q (or the
+ * terminal went away: then nobody is reading along).
+ */
 static int
 wait_enter(int tty, int next)
 {
-	char buf[64];
-	ssize_t r;
-	char prompt[80];
+	char buf[64], prompt[80];
+	int r;
 
 	snprintf(prompt, sizeof(prompt),
 	    "  [Enter: block %d, q: stop] ", next);
-	if (write(tty, prompt, strlen(prompt)) < 0)
-		return 0;
-	r = read(tty, buf, sizeof(buf));
-	if (r > 0 && (buf[0] == 'q' || buf[0] == 'Q'))
+	r = tty_read_line(tty, prompt, buf, sizeof(buf), 1);
+	if (r == -1 || (r > 0 && (buf[0] == 'q' || buf[0] == 'Q')))
 		return -1;
 	return 0;
 }
@@ -48,14 +47,14 @@ cmd_read_out(const struct bde_key *k)
 {
 	struct ck_password pw;
 	struct ck_parse_status st;
-	int i, d, tty = -1, color = cmd_use_color(), rc = EXIT_FOUND;
+	int i, d, tty = -1, color = cmd_use_color(), rc = EXIT_OK;
 
 	if (ck_parse(k->password, strlen(k->password), &pw, &st) !=
 	    CK_PARSE_OK) {
 		cmd_warn("read-out: the stored password of key %s does not "
 		    "parse (%s at position %zu); not reading it out",
 		    k->key_id, ck_parse_error_str(st.error), st.position);
-		rc = EXIT_BADSUM;
+		rc = EXIT_BADKEY;
 		goto out;
 	}
 	if (pw.bad_blocks > 0) {
@@ -66,14 +65,14 @@ cmd_read_out(const struct bde_key *k)
 				    ck_block_error_str(pw.block[i].error));
 		cmd_warn("read-out: the stored password fails its checksum; "
 		    "not reading it out (check the other keys of the device)");
-		rc = EXIT_BADSUM;
+		rc = EXIT_BADKEY;
 		goto out;
 	}
-	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
-		tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (isatty(STDOUT_FILENO))
+		tty = tty_open(1);
 
 	printf("key id %s  device %s  (%s)\n", k->key_id,
-	    k->device ? k->device : "?", k->source);
+	    k->device ? cmd_safe(k->device) : "?", k->source);
 	printf("checksums ok; read one block at a time, the user types it\n");
 	for (i = 0; i < CK_BLOCKS; i++) {
 		const char *b = pw.block[i].digits;
@@ -94,7 +93,6 @@ cmd_read_out(const struct bde_key *k)
 	}
 out:
 	explicit_bzero(&pw, sizeof(pw));
-	if (tty >= 0)
-		close(tty);
+	tty_close(tty);
 	return rc;
 }

@@ -7,11 +7,12 @@
  */
 #include "cmd/audit.h"
 #include "cmd/find.h"
+#include "cmd/rotate.h"
+#include "cmd/tty.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* The root-cause questions, each an option and a prompt. */
@@ -24,6 +25,11 @@ enum question {
 	Q_COUNT
 };
 
+static const char *const protector_choices[] = {
+	"tpm", "tpm+pin", "startup-key", "password", "unknown", NULL
+};
+static const char *const yes_no_unknown[] = { "yes", "no", "unknown", NULL };
+
 static const struct {
 	const char *field;	/* audit record field */
 	const char *prompt;
@@ -32,72 +38,65 @@ static const struct {
 	[Q_PROTECTOR] = { "protector",
 	    "How was the drive unlocked at start-up (tpm, tpm+pin, "
 	    "startup-key, password, unknown)? ",
-	    (const char *const[]){ "tpm", "tpm+pin", "startup-key", "password",
-	    "unknown", NULL } },
+	    protector_choices },
 	[Q_BOOT_CHANGE] = { "boot_change",
 	    "Were boot files, firmware, BIOS/UEFI settings or the boot order "
 	    "changed recently (yes, no, unknown)? ",
-	    (const char *const[]){ "yes", "no", "unknown", NULL } },
+	    yes_no_unknown },
 	[Q_LOST_PROTECTOR] = { "lost_protector",
 	    "Did the user forget the PIN or lose the startup key (yes, no, "
 	    "unknown)? ",
-	    (const char *const[]){ "yes", "no", "unknown", NULL } },
+	    yes_no_unknown },
 	[Q_LAST_GOOD] = { "last_good_start",
 	    "When did the device last start normally? ", NULL },
 	[Q_UNATTENDED] = { "unattended",
 	    "Was the device left unattended or out of the user's hands (yes, "
 	    "no, unknown)? ",
-	    (const char *const[]){ "yes", "no", "unknown", NULL } },
+	    yes_no_unknown },
 };
+
+static const char *const yes_no[] = { "yes", "no", NULL };
 
 struct recover_opts {
 	const char *device;
 	const char *key_id;
-	const char *reason;
-	const char *answer[Q_COUNT];
-	const char *rotate;	/* "yes", "no" or NULL: ask */
-	enum find_source source;
+	int choice[Q_COUNT];	/* 1 + index in the question's choices */
+	const char *last_good;	/* the free-text answer */
+	int rotate;		/* 1 yes, 2 no (yes_no), 0 ask */
 	int verified;
 	int yes;
 };
 
-enum {
-	OPT_DEVICE = 'd',
-	OPT_KEY_ID = 'k',
-	OPT_REASON = 'r',
-	OPT_YES = 'y',
-	OPT_VERIFIED = 500,
-	OPT_ROTATE,
-	OPT_SOURCE,
-	OPT_QUESTION = 520	/* + enum question */
-};
-
+#define RO struct recover_opts
 static const struct cmd_option recover_options[] = {
-	{ "verified", OPT_VERIFIED, NULL,
-	  "the caller's identity has been verified" },
-	{ "device", OPT_DEVICE, "NAME", "the device's name" },
-	{ "key-id", OPT_KEY_ID, "ID",
-	  "the key ID on the recovery screen (8+ hex digits)" },
-	{ "reason", OPT_REASON, "TEXT", "ticket number or reason, for the "
-	  "audit log" },
-	{ "protector", OPT_QUESTION + Q_PROTECTOR, "MODE",
-	  "tpm, tpm+pin, startup-key, password or unknown" },
-	{ "boot-change", OPT_QUESTION + Q_BOOT_CHANGE, "ANSWER",
-	  "boot files or firmware changed: yes, no, unknown" },
-	{ "lost-protector", OPT_QUESTION + Q_LOST_PROTECTOR, "ANSWER",
-	  "PIN forgotten or startup key lost: yes, no, unknown" },
-	{ "last-good-start", OPT_QUESTION + Q_LAST_GOOD, "TEXT",
-	  "when the device last started normally" },
-	{ "unattended", OPT_QUESTION + Q_UNATTENDED, "ANSWER",
-	  "device left unattended: yes, no, unknown" },
-	{ "rotate", OPT_ROTATE, "yes|no", "rotate the password afterwards "
-	  "(Entra ID devices)" },
-	{ "source", OPT_SOURCE, "SOURCE", "ad, graph or all (default: every "
-	  "configured one)" },
-	{ "yes", OPT_YES, NULL, "confirm the caller is verified and rotate "
-	  "without asking; unanswered questions are recorded as unknown" },
-	{ NULL, 0, NULL, NULL }
+	OPT_BOOL("verified", 0, "the caller's identity has been verified",
+	    RO, verified),
+	OPT_STRING("device", 'd', "NAME", "the device's name", RO, device),
+	OPT_STRING("key-id", 'k', "ID", "the key ID on the recovery screen "
+	    "(8+ hex digits)", RO, key_id),
+	OPT_REASON("ticket number or reason, for the audit log"),
+	OPT_CHOICE("protector", 0, "MODE", "tpm, tpm+pin, startup-key, "
+	    "password or unknown", RO, choice[Q_PROTECTOR],
+	    protector_choices),
+	OPT_CHOICE("boot-change", 0, "ANSWER", "boot files or firmware "
+	    "changed: yes, no, unknown", RO, choice[Q_BOOT_CHANGE],
+	    yes_no_unknown),
+	OPT_CHOICE("lost-protector", 0, "ANSWER", "PIN forgotten or startup "
+	    "key lost: yes, no, unknown", RO, choice[Q_LOST_PROTECTOR],
+	    yes_no_unknown),
+	OPT_STRING("last-good-start", 0, "TEXT", "when the device last started "
+	    "normally", RO, last_good),
+	OPT_CHOICE("unattended", 0, "ANSWER", "device left unattended: yes, "
+	    "no, unknown", RO, choice[Q_UNATTENDED], yes_no_unknown),
+	OPT_CHOICE("rotate", 0, "yes|no", "rotate the password afterwards "
+	    "(Entra ID devices)", RO, rotate, yes_no),
+	OPT_SOURCE("ad, graph or all (default: every configured one)"),
+	OPT_BOOL("yes", 'y', "confirm the caller is verified and rotate "
+	    "without asking; unanswered questions are recorded as unknown",
+	    RO, yes),
+	OPT_END
 };
+#undef RO
 
 /* Whether answer is one of choices; choices NULL accepts any text. */
 static int
@@ -113,53 +112,8 @@ valid_answer(const char *const *choices, const char *answer)
 	return 0;
 }
 
-static int
-recover_apply(void *settings, int key, const char *arg)
-{
-	struct recover_opts *ro = ((struct settings *)settings)->cmd;
-
-	switch (key) {
-	case OPT_VERIFIED:
-		ro->verified = 1;
-		return 0;
-	case OPT_DEVICE:
-		ro->device = arg;
-		return 0;
-	case OPT_KEY_ID:
-		ro->key_id = arg;
-		return 0;
-	case OPT_REASON:
-		ro->reason = arg;
-		return 0;
-	case OPT_YES:
-		ro->yes = 1;
-		return 0;
-	case OPT_ROTATE:
-		if (strcmp(arg, "yes") != 0 && strcmp(arg, "no") != 0) {
-			cmd_warn("recover: --rotate takes yes or no, not '%s'",
-			    arg);
-			return -1;
-		}
-		ro->rotate = arg;
-		return 0;
-	case OPT_SOURCE:
-		return find_parse_source("recover", arg, &ro->source);
-	}
-	if (key >= OPT_QUESTION && key < OPT_QUESTION + Q_COUNT) {
-		enum question q = (enum question)(key - OPT_QUESTION);
-
-		if (!valid_answer(questions[q].choices, arg)) {
-			cmd_warn("recover: '%s' is not an answer to: %s", arg,
-			    questions[q].prompt);
-			return -1;
-		}
-		ro->answer[q] = arg;
-	}
-	return 0;
-}
-
 static const struct cmd_optgroup recover_group = {
-	"options", recover_options, recover_apply
+	"options", recover_options
 };
 static const struct cmd_optgroup *const recover_groups[] = {
 	&recover_group, &settings_ad_group, &settings_graph_group,
@@ -187,31 +141,15 @@ struct term {
 static const char *
 ask(struct term *t, const char *prompt)
 {
-	char buf[512];
-	size_t len = 0;
-	ssize_t r;
+	char *a;
 
 	if (t->fd < 0 || t->nanswers == sizeof(t->answers) /
 	    sizeof(t->answers[0]))
 		return NULL;
-	fflush(stdout);
-	if (write(t->fd, prompt, strlen(prompt)) < 0)
+	if ((a = tty_ask(t->fd, prompt)) == NULL)
 		return NULL;
-	while (len < sizeof(buf) - 1) {
-		r = read(t->fd, buf + len, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return NULL;
-		if (buf[len] == '\n')
-			break;
-		len++;
-	}
-	buf[len] = '\0';
-	while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
-	t->answers[t->nanswers] = strdup(buf);
-	return t->answers[t->nanswers++];
+	t->answers[t->nanswers++] = a;
+	return a;
 }
 
 /* 1 yes, 0 no, -1 no answer. */
@@ -232,8 +170,7 @@ term_release(struct term *t)
 
 	for (i = 0; i < t->nanswers; i++)
 		free(t->answers[i]);
-	if (t->fd >= 0)
-		close(t->fd);
+	tty_close(t->fd);
 }
 
 /* A required value: the option, else asked; -1 after saying what to give. */
@@ -252,20 +189,19 @@ need(struct term *t, const char **val, const char *prompt, const char *opt)
 
 /* Step 4: the device's keys, checked against the ID on the screen. */
 static int
-locate(struct settings *s, struct recover_opts *ro,
-    int want_ad, int want_graph, struct bde_keyid *id, char *key_id,
-    char **device)
+locate(struct settings *s, struct recover_opts *ro, unsigned want,
+    struct bde_keyid *id, char *key_id, char **device)
 {
 	struct find f;
 	size_t i, matches = 0, m = 0;
 	int status = EXIT_NOTFOUND;
 
-	if (find_keys(&f, s, want_ad, want_graph, ro->device, NULL, 0) < 0) {
-		status = EXIT_UNREACH;
+	if (find_keys(&f, s, want, ro->device, NULL, 0) < 0) {
+		status = EXIT_IO;
 		goto out;
 	}
 	find_warn_errors(&f);
-	printf("\n3. keys of %s: %zu\n", ro->device, f.keys.n);
+	printf("\n3. keys of %s: %zu\n", cmd_safe(ro->device), f.keys.n);
 	for (i = 0; i < f.keys.n; i++) {
 		char created[21];
 		int hit = bde_keyid_match(id, f.keys.v[i].key_id);
@@ -285,8 +221,8 @@ locate(struct settings *s, struct recover_opts *ro,
 		cmd_warn("recover: warning: key ID %s matches no key of device "
 		    "'%s'; searching by key ID alone", ro->key_id, ro->device);
 		find_release(&f);
-		if (find_keys(&f, s, want_ad, want_graph, NULL, id, 0) < 0) {
-			status = EXIT_UNREACH;
+		if (find_keys(&f, s, want, NULL, id, 0) < 0) {
+			status = EXIT_IO;
 			goto out;
 		}
 		find_warn_errors(&f);
@@ -299,7 +235,7 @@ locate(struct settings *s, struct recover_opts *ro,
 		matches = f.keys.n;
 		m = 0;
 		printf("   key %s belongs to device '%s'\n", f.keys.v[0].key_id,
-		    f.keys.v[0].device ? f.keys.v[0].device : "?");
+		    f.keys.v[0].device ? cmd_safe(f.keys.v[0].device) : "?");
 	}
 	if (matches > 1) {
 		cmd_warn("recover: %zu keys start with %s; ask the user for "
@@ -309,45 +245,37 @@ locate(struct settings *s, struct recover_opts *ro,
 	}
 	memcpy(key_id, f.keys.v[m].key_id, BDE_GUID_LEN + 1);
 	*device = strdup(f.keys.v[m].device ? f.keys.v[m].device : ro->device);
-	status = *device ? EXIT_FOUND : EXIT_UNREACH;
+	status = *device ? EXIT_OK : EXIT_IO;
 out:
 	find_release(&f);
 	return status;
 }
 
 static int
-run_recover(const struct cmd *self, int argc, char **argv)
+run_recover(struct cmd_ctx *ctx)
 {
-	struct recover_opts ro;
-	struct settings s;
+	struct recover_opts *ro = ctx->opts;
+	struct settings *s = ctx->s;
 	struct term t = { -1, { NULL }, 0 };
 	struct bde_keyid id, full;
 	struct find f;
 	struct audit a = { -1, NULL };
 	struct bde_key *k = NULL;
 	char key_id[BDE_GUID_LEN + 1], *device = NULL, *err = NULL;
-	const char *q;
+	const char *q, *answer[Q_COUNT];
 	cJSON *rec = NULL, *causes;
-	int status = EXIT_USAGE, want_ad, want_graph, tries, i, v;
+	int status = EXIT_USAGE, tries, i, v;
 
-	memset(&ro, 0, sizeof(ro));
 	memset(&f, 0, sizeof(f));
-	settings_init(&s);
-	s.cmd = &ro;
-	status = cmd_begin(self, argc, argv, &s);
-	if (status != CMD_GO)
-		goto out;
-	status = EXIT_USAGE;
-	if (settings_finish(&s) < 0 ||
-	    find_select(&s, ro.source, &want_ad, &want_graph, "recover") < 0 ||
-	    settings_load_secrets(&s, want_ad, want_graph) < 0)
-		goto out;
-	if (isatty(STDIN_FILENO))
-		t.fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	for (i = 0; i < Q_COUNT; i++)
+		answer[i] = questions[i].choices != NULL && ro->choice[i] > 0 ?
+		    questions[i].choices[ro->choice[i] - 1] : NULL;
+	answer[Q_LAST_GOOD] = ro->last_good;
+	t.fd = tty_open(1);
 
 	printf("BitLocker recovery: a guided case (see bdekey(1), recover)\n");
 	printf("\n1. verify the caller's identity\n");
-	if (!ro.verified && !ro.yes) {
+	if (!ro->verified && !ro->yes) {
 		v = ask_yes(&t, "   Was the caller's identity verified by your "
 		    "policy (yes/no)? ");
 		if (v < 0) {
@@ -355,63 +283,63 @@ run_recover(const struct cmd *self, int argc, char **argv)
 			    "identity is verified");
 			goto out;
 		}
-		ro.verified = v;
+		ro->verified = v;
 	}
-	if (!ro.verified) {
+	if (!ro->verified) {
 		cmd_warn("recover: the caller's identity is not verified; no "
 		    "password is read out");
 		goto out;
 	}
 	printf("   verified\n\n2. device and key ID\n");
-	if (need(&t, &ro.device, "   Device name: ", "--device") < 0)
+	if (need(&t, &ro->device, "   Device name: ", "--device") < 0)
 		goto out;
 	for (tries = 0;; tries++) {
-		if (need(&t, &ro.key_id, "   Key ID on the recovery screen "
+		if (need(&t, &ro->key_id, "   Key ID on the recovery screen "
 		    "(first 8 characters or more): ", "--key-id") < 0)
 			goto out;
-		if (bde_keyid_parse(ro.key_id, &id, &err) == BDE_OK)
+		if (bde_keyid_parse(ro->key_id, &id, &err) == BDE_OK)
 			break;
 		cmd_warn("recover: %s", err);
-		ro.key_id = NULL;
+		ro->key_id = NULL;
 		if (t.fd < 0 || tries == 2)
 			goto out;
 	}
-	if (ro.reason == NULL && (s.require_reason || t.fd >= 0))
-		ro.reason = ask(&t, "   Ticket number or reason: ");
-	if (s.require_reason && (ro.reason == NULL || ro.reason[0] == '\0')) {
+	if (s->reason == NULL && (s->require_reason || t.fd >= 0))
+		s->reason = ask(&t, "   Ticket number or reason: ");
+	if (s->require_reason && (s->reason == NULL || s->reason[0] == '\0')) {
 		cmd_warn("recover: a --reason is required ([audit] "
 		    "require_reason)");
 		goto out;
 	}
-	printf("   device %s, key ID %s\n", ro.device, ro.key_id);
+	printf("   device %s, key ID %s\n", cmd_safe(ro->device),
+	    cmd_safe(ro->key_id));
 
-	status = locate(&s, &ro, want_ad, want_graph, &id, key_id,
-	    &device);
-	if (status != EXIT_FOUND)
+	status = locate(s, ro, ctx->want, &id, key_id, &device);
+	if (status != EXIT_OK)
 		goto out;
 	status = EXIT_USAGE;
 
 	printf("\n4. root cause\n");
 	for (i = 0; i < Q_COUNT; i++) {
-		for (tries = 0; ro.answer[i] == NULL && tries < 3; tries++) {
+		for (tries = 0; answer[i] == NULL && tries < 3; tries++) {
 			q = ask(&t, questions[i].prompt);
 			if (q == NULL)
 				break;
 			if (valid_answer(questions[i].choices, q))
-				ro.answer[i] = q;
+				answer[i] = q;
 			else
 				cmd_warn("recover: '%s' is not an answer", q);
 		}
-		if (ro.answer[i] == NULL)
-			ro.answer[i] = "unknown";
-		printf("   %s: %s\n", questions[i].field, ro.answer[i]);
+		if (answer[i] == NULL)
+			answer[i] = "unknown";
+		printf("   %s: %s\n", questions[i].field, cmd_safe(answer[i]));
 	}
 
 	/* step 5: read exactly that key's password, recorded first */
 	if (bde_keyid_parse(key_id, &full, &err) != BDE_OK ||
-	    find_keys(&f, &s, want_ad, want_graph, NULL, &full,
+	    find_keys(&f, s, ctx->want, NULL, &full,
 	    BDE_WANT_PASSWORD) < 0) {
-		status = EXIT_UNREACH;
+		status = EXIT_IO;
 		goto out;
 	}
 	find_warn_errors(&f);
@@ -427,72 +355,77 @@ run_recover(const struct cmd *self, int argc, char **argv)
 		goto out;
 	}
 	rec = audit_record_new("recover", k, find_identity(&f, k->source),
-	    ro.reason);
+	    s->reason);
 	causes = rec ? cJSON_AddObjectToObject(rec, "case") : NULL;
 	if (causes == NULL) {
 		cmd_warn("out of memory");
-		status = EXIT_UNREACH;
+		status = EXIT_IO;
 		goto out;
 	}
 	cJSON_AddBoolToObject(causes, "identity_verified", 1);
-	cJSON_AddStringToObject(causes, "device_reported", ro.device);
-	cJSON_AddStringToObject(causes, "key_id_on_screen", ro.key_id);
+	cJSON_AddStringToObject(causes, "device_reported", ro->device);
+	cJSON_AddStringToObject(causes, "key_id_on_screen", ro->key_id);
 	for (i = 0; i < Q_COUNT; i++)
 		cJSON_AddStringToObject(causes, questions[i].field,
-		    ro.answer[i]);
+		    answer[i]);
 	/* audit_write frees the record whatever happens */
 	v = -1;
-	if (audit_open(&a, s.audit_log) == 0) {
+	if (audit_open(&a, s->audit_log) == 0) {
 		v = audit_write(&a, rec);
 		rec = NULL;
 	}
 	if (v < 0 || fsync(a.fd) < 0) {
 		cmd_warn("recover: the case could not be recorded; not reading "
 		    "the password out");
-		status = EXIT_UNREACH;
+		status = EXIT_IO;
 		goto out;
 	}
 	printf("\n5. read out\n");
 	status = cmd_read_out(k);
-	if (status != EXIT_FOUND)
+	if (status != EXIT_OK)
 		goto out;
 
 	printf("\n6. rotate\n");
-	if (!settings_graph_configured(&s)) {
+	if (!settings_graph_configured(s)) {
 		printf("   not available here (no Entra tenant configured); "
 		    "rotate an AD-escrowed password on the device once it "
 		    "has started\n");
 		goto out;
 	}
-	if (ro.rotate == NULL && ro.yes)
-		ro.rotate = "yes";
-	if (ro.rotate == NULL) {
+	if (ro->rotate == 0 && ro->yes)
+		ro->rotate = 1;
+	if (ro->rotate == 0) {
 		v = ask_yes(&t, "   Rotate this device's recovery password "
 		    "through Intune now (yes/no)? ");
-		ro.rotate = v > 0 ? "yes" : "no";
+		ro->rotate = v > 0 ? 1 : 2;
 	}
-	if (strcmp(ro.rotate, "yes") != 0) {
+	if (ro->rotate != 1) {
 		printf("   not rotated; remember: a password read out should "
 		    "be rotated\n");
 		goto out;
 	}
 	/* the Entra device ID when Graph knows the key, else the name */
-	status = rotate_device(&s, k->device_id ? NULL : device, k->device_id,
-	    ro.reason, -1);
+	status = rotate_device(s, k->device_id ? NULL : device, k->device_id,
+	    s->reason, -1);
 out:
 	if (rec != NULL)
 		cJSON_Delete(rec);
-	if (a.path != NULL && audit_close(&a) < 0 && status == EXIT_FOUND)
-		status = EXIT_UNREACH;
+	if (a.path != NULL && audit_close(&a) < 0 && status == EXIT_OK)
+		status = EXIT_IO;
 	find_release(&f);
 	term_release(&t);
 	free(device);
 	free(err);
-	settings_release(&s);
-	return cmd_finish(status);
+	return status;
 }
 
 const struct cmd cmd_recover = {
-	"recover", "walk through a recovery case, from caller to rotation",
-	recover_synopsis, recover_groups, run_recover
+	.name = "recover",
+	.summary = "walk through a recovery case, from caller to rotation",
+	.synopsis = recover_synopsis,
+	.groups = recover_groups,
+	.flags = CMD_SETTINGS | CMD_BACKENDS | CMD_SECRETS,
+	.backends = BACKEND_AD | BACKEND_GRAPH,
+	.opts_size = sizeof(struct recover_opts),
+	.run = run_recover,
 };

@@ -3,13 +3,15 @@
  * settings, and the secrets they point at.
  */
 #include "cmd/settings.h"
+#include "cmd/conffile.h"
+#include "cmd/tty.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 const struct setting_def setting_defs[SET_COUNT] = {
@@ -60,56 +62,62 @@ const struct setting_def setting_defs[SET_COUNT] = {
 	    "BDEKEY_REQUIRE_REASON", NULL, "--reason required", 0 },
 };
 
-/* Option keys: OPT_SETTING + a setting id; then the odd ones. */
-enum {
-	OPT_SETTING = 300,
-	OPT_TIMEOUT = 390,
-	OPT_CONFIG
-};
-#define S(id) (OPT_SETTING + (id))
+const char *const settings_sources[] = { "ad", "graph", "all", NULL };
 
 static const struct cmd_option ad_options[] = {
-	{ "ldap-uri", S(SET_LDAP_URI), "URI",
-	  "LDAP server; repeat for failover in order" },
-	{ "base", S(SET_LDAP_BASE), "DN", "search base (default: the domain)" },
-	{ "mech", S(SET_LDAP_MECH), "MECH", "GSSAPI (default), SIMPLE, or a "
-	  "SASL mechanism" },
-	{ "bind-dn", S(SET_LDAP_BIND_DN), "DN", "DN for a simple bind" },
-	{ "password-file", S(SET_LDAP_PASSWORD_FILE), "FILE",
-	  "read the bind password from FILE (mode 0600)" },
-	{ "starttls", S(SET_LDAP_STARTTLS), NULL,
-	  "use StartTLS on ldap:// URIs" },
-	{ "page-size", S(SET_LDAP_PAGE_SIZE), "N", "entries per page of a "
-	  "search (default 500)" },
-	{ NULL, 0, NULL, NULL }
+	OPT_SETTING("ldap-uri", 0, "URI",
+	    "LDAP server; repeat for failover in order", SET_LDAP_URI),
+	OPT_SETTING("base", 0, "DN", "search base (default: the domain)",
+	    SET_LDAP_BASE),
+	OPT_SETTING("mech", 0, "MECH", "GSSAPI (default), SIMPLE, or a "
+	    "SASL mechanism", SET_LDAP_MECH),
+	OPT_SETTING("bind-dn", 0, "DN", "DN for a simple bind",
+	    SET_LDAP_BIND_DN),
+	OPT_SETTING("password-file", 0, "FILE",
+	    "read the bind password from FILE (mode 0600)",
+	    SET_LDAP_PASSWORD_FILE),
+	OPT_SETTING("starttls", 0, NULL, "use StartTLS on ldap:// URIs",
+	    SET_LDAP_STARTTLS),
+	OPT_SETTING("page-size", 0, "N", "entries per page of a search "
+	    "(default 500)", SET_LDAP_PAGE_SIZE),
+	OPT_END
 };
 
 static const struct cmd_option graph_options[] = {
-	{ "tenant", S(SET_GRAPH_TENANT), "TENANT", "Entra tenant name or ID" },
-	{ "client-id", S(SET_GRAPH_CLIENT_ID), "ID",
-	  "application (client) ID" },
-	{ "cloud", S(SET_GRAPH_CLOUD), "CLOUD", "global, usgov, dod or china" },
-	{ "authority", S(SET_GRAPH_AUTHORITY), "URL",
-	  "identity platform base URL" },
-	{ "graph", S(SET_GRAPH_URL), "URL", "Microsoft Graph base URL" },
-	{ "ca-bundle", S(SET_GRAPH_CA_BUNDLE), "FILE",
-	  "extra CA certificates (PEM)" },
-	{ "client-secret-file", S(SET_GRAPH_CLIENT_SECRET_FILE), "FILE",
-	  "sign in as the app with the secret in FILE" },
-	{ "client-cert", S(SET_GRAPH_CLIENT_CERT), "FILE",
-	  "sign in as the app with this certificate (PEM)" },
-	{ "client-key", S(SET_GRAPH_CLIENT_KEY), "FILE",
-	  "private key of --client-cert (PEM)" },
-	{ "assertion-alg", S(SET_GRAPH_ASSERTION_ALG), "ALG",
-	  "client assertion algorithm: PS256 (default) or RS256" },
-	{ NULL, 0, NULL, NULL }
+	OPT_SETTING("tenant", 0, "TENANT", "Entra tenant name or ID",
+	    SET_GRAPH_TENANT),
+	OPT_SETTING("client-id", 0, "ID", "application (client) ID",
+	    SET_GRAPH_CLIENT_ID),
+	OPT_SETTING("cloud", 0, "CLOUD", "global, usgov, dod or china",
+	    SET_GRAPH_CLOUD),
+	OPT_SETTING("authority", 0, "URL", "identity platform base URL",
+	    SET_GRAPH_AUTHORITY),
+	OPT_SETTING("graph", 0, "URL", "Microsoft Graph base URL",
+	    SET_GRAPH_URL),
+	OPT_SETTING("ca-bundle", 0, "FILE", "extra CA certificates (PEM)",
+	    SET_GRAPH_CA_BUNDLE),
+	OPT_SETTING("client-secret-file", 0, "FILE",
+	    "sign in as the app with the secret in FILE",
+	    SET_GRAPH_CLIENT_SECRET_FILE),
+	OPT_SETTING("client-cert", 0, "FILE",
+	    "sign in as the app with this certificate (PEM)",
+	    SET_GRAPH_CLIENT_CERT),
+	OPT_SETTING("client-key", 0, "FILE",
+	    "private key of --client-cert (PEM)", SET_GRAPH_CLIENT_KEY),
+	OPT_SETTING("assertion-alg", 0, "ALG",
+	    "client assertion algorithm: PS256 (default) or RS256",
+	    SET_GRAPH_ASSERTION_ALG),
+	OPT_END
 };
 
 static const struct cmd_option common_options[] = {
-	{ "timeout", OPT_TIMEOUT, "SECONDS",
-	  "network timeout for each step (default 10 LDAP, 30 HTTPS)" },
-	{ "config", OPT_CONFIG, "FILE", "read settings from FILE" },
-	{ NULL, 0, NULL, NULL }
+	/* one option, two settings: settings_option sets both */
+	OPT_SETTING("timeout", 0, "SECONDS",
+	    "network timeout for each step (default 10 LDAP, 30 HTTPS)",
+	    SET_LDAP_TIMEOUT),
+	OPT_S_STRING("config", 0, "FILE", "read settings from FILE",
+	    config_option),
+	OPT_END
 };
 
 static void
@@ -133,45 +141,36 @@ add_uri(struct settings *s, const char *uri)
 	return 0;
 }
 
-static int
-settings_apply(void *settings, int key, const char *arg)
+int
+settings_option(struct settings *s, enum setting_id id, const char *arg)
 {
-	struct settings *s = settings;
-
-	switch (key) {
-	case OPT_TIMEOUT:
-		set(s, SET_LDAP_TIMEOUT, arg, ORIGIN_OPTION, 0);
+	switch (id) {
+	case SET_LDAP_TIMEOUT:
 		set(s, SET_GRAPH_TIMEOUT, arg, ORIGIN_OPTION, 0);
-		return 0;
-	case OPT_CONFIG:
-		s->config_option = arg;
-		return 0;
-	case S(SET_LDAP_URI):
+		break;
+	case SET_LDAP_URI:
 		/* repeatable: the list is kept as given */
 		if (add_uri(s, arg) < 0)
 			return -1;
-		set(s, SET_LDAP_URI, arg, ORIGIN_OPTION, 0);
-		return 0;
-	case S(SET_LDAP_STARTTLS):
-		set(s, SET_LDAP_STARTTLS, "yes", ORIGIN_OPTION, 0);
-		return 0;
+		break;
+	case SET_LDAP_STARTTLS:
+		arg = "yes";
+		break;
+	default:
+		break;
 	}
-	if (key >= OPT_SETTING && key < OPT_SETTING + SET_COUNT) {
-		set(s, (enum setting_id)(key - OPT_SETTING), arg,
-		    ORIGIN_OPTION, 0);
-		return 0;
-	}
-	return -1;
+	set(s, id, arg, ORIGIN_OPTION, 0);
+	return 0;
 }
 
 const struct cmd_optgroup settings_ad_group = {
-	"Active Directory (LDAP)", ad_options, settings_apply
+	"Active Directory (LDAP)", ad_options
 };
 const struct cmd_optgroup settings_graph_group = {
-	"Microsoft Graph", graph_options, settings_apply
+	"Microsoft Graph", graph_options
 };
 const struct cmd_optgroup settings_common_group = {
-	"settings", common_options, settings_apply
+	"settings", common_options
 };
 
 void
@@ -209,19 +208,6 @@ env(const char *name)
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
-static char *
-trim(char *p)
-{
-	char *e;
-
-	while (isspace((unsigned char)*p))
-		p++;
-	e = p + strlen(p);
-	while (e > p && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return p;
-}
-
 /* Keep a config value alive until settings_release. */
 static const char *
 keep(struct settings *s, const char *v)
@@ -242,112 +228,80 @@ keep(struct settings *s, const char *v)
 	return copy;
 }
 
+/* *errstr = a new message (NULL when out of memory); returns -1. */
+static int entry_error(char **errstr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+entry_error(char **errstr, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(errstr, fmt, ap) < 0)
+		*errstr = NULL;
+	va_end(ap);
+	return -1;
+}
+
 /*
- * Read the config file: `key = value` lines in [ldap], [graph], [audit];
- * '#' or ';' start a comment line.  Fills what options and environment
- * left unset.  Returns 0, or -1 after printing "FILE:LINE: ...".
+ * One entry of the config file (conffile.h): a known section, a known
+ * key in it; fills what options and environment left unset.
  */
+static int
+config_entry(void *arg, const char *section, const char *key,
+    const char *value, int line, char **errstr)
+{
+	struct settings *s = arg;
+	const char *v;
+	int id;
+
+	for (id = 0; id < SET_COUNT; id++)
+		if (strcmp(setting_defs[id].section, section) == 0 &&
+		    (key == NULL || strcmp(setting_defs[id].key, key) == 0))
+			break;
+	if (key == NULL)
+		return id < SET_COUNT ? 0 : entry_error(errstr,
+		    "unknown section '[%s]' (known: ldap, graph, audit)",
+		    section);
+	if (section[0] == '\0')
+		return entry_error(errstr, "'%s' is outside any section", key);
+	if (id == SET_COUNT)
+		return entry_error(errstr, "unknown key '%s' in [%s]", key,
+		    section);
+	if (*value == '\0')
+		return entry_error(errstr, "'%s' has no value", key);
+	if (s->origin[id] != ORIGIN_UNSET)
+		return 0;
+	if ((v = keep(s, value)) == NULL)
+		return entry_error(errstr, "out of memory");
+	set(s, (enum setting_id)id, v, ORIGIN_CONFIG, line);
+	return 0;
+}
+
+/* Read the config file at path; 0, or -1 after printing why. */
 static int
 read_config(struct settings *s, const char *path, int must_exist)
 {
-	char line[4096], section[32] = "";
-	FILE *fp = NULL;
-	int lineno = 0, rc = -1, id;
+	char *err = NULL;
+	int r;
 
-	fp = fopen(path, "re");
-	if (fp == NULL) {
-		if (errno == ENOENT && !must_exist)
-			return 0;
-		cmd_warn("cannot open config file '%s': %s", path,
-		    strerror(errno));
-		goto out;
-	}
+	/* the path first: origins name it ("FILE:LINE") */
 	s->config_path = strdup(path);
 	if (s->config_path == NULL) {
 		cmd_warn("out of memory");
-		goto out;
+		return -1;
 	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		char *p, *eq, *key, *val;
-
-		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(fp)) {
-			cmd_warn("%s:%d: line too long", path, lineno);
-			goto out;
-		}
-		p = trim(line);
-		if (*p == '\0' || *p == '#' || *p == ';')
-			continue;
-		if (*p == '[') {
-			char *end = strchr(p, ']');
-
-			if (end == NULL || end[1] != '\0' ||
-			    (size_t)(end - p - 1) >= sizeof(section)) {
-				cmd_warn("%s:%d: malformed section header",
-				    path, lineno);
-				goto out;
-			}
-			*end = '\0';
-			snprintf(section, sizeof(section), "%s", trim(p + 1));
-			if (strcmp(section, "ldap") != 0 &&
-			    strcmp(section, "graph") != 0 &&
-			    strcmp(section, "audit") != 0) {
-				cmd_warn("%s:%d: unknown section '[%s]' (known: "
-				    "ldap, graph, audit)", path, lineno,
-				    section);
-				goto out;
-			}
-			continue;
-		}
-		eq = strchr(p, '=');
-		if (eq == NULL) {
-			cmd_warn("%s:%d: expected 'key = value'", path, lineno);
-			goto out;
-		}
-		*eq = '\0';
-		key = trim(p);
-		val = trim(eq + 1);
-		/* "quoted" values may keep blanks at their ends */
-		if (strlen(val) >= 2 && val[0] == '"' &&
-		    val[strlen(val) - 1] == '"') {
-			val[strlen(val) - 1] = '\0';
-			val++;
-		}
-		if (section[0] == '\0') {
-			cmd_warn("%s:%d: '%s' is outside any section", path,
-			    lineno, key);
-			goto out;
-		}
-		for (id = 0; id < SET_COUNT; id++)
-			if (strcmp(setting_defs[id].section, section) == 0 &&
-			    strcmp(setting_defs[id].key, key) == 0)
-				break;
-		if (id == SET_COUNT) {
-			cmd_warn("%s:%d: unknown key '%s' in [%s]", path, lineno,
-			    key, section);
-			goto out;
-		}
-		if (*val == '\0') {
-			cmd_warn("%s:%d: '%s' has no value", path, lineno, key);
-			goto out;
-		}
-		if (s->origin[id] != ORIGIN_UNSET)
-			continue;
-		if ((val = (char *)keep(s, val)) == NULL) {
-			cmd_warn("out of memory");
-			goto out;
-		}
-		set(s, (enum setting_id)id, val, ORIGIN_CONFIG, lineno);
+	r = conffile_read(path, must_exist, config_entry, s, &err);
+	if (r < 0)
+		cmd_warn("%s", err != NULL ? err : "cannot read the config "
+		    "file");
+	if (r == 0) {
+		free(s->config_path);
+		s->config_path = NULL;
 	}
-	if (ferror(fp)) {
-		cmd_warn("cannot read config file '%s'", path);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fp != NULL)
-		fclose(fp);
-	return rc;
+	free(err);
+	return r < 0 ? -1 : 0;
 }
 
 /* Print "bdekey: <where>: <what>" for a bad value. */
@@ -510,7 +464,7 @@ settings_finish(struct settings *s)
 		"global", "usgov", "dod", "china", NULL
 	};
 	static const char *const algs[] = { "PS256", "RS256", NULL };
-	const char *path = s->config_option, *xdg, *home;
+	const char *path = s->config_option;
 	char *dflt = NULL;
 	int id, alg, rc = -1;
 
@@ -528,15 +482,9 @@ settings_finish(struct settings *s)
 		if (read_config(s, path, 1) < 0)
 			goto out;
 	} else {
-		xdg = env("XDG_CONFIG_HOME");
-		home = env("HOME");
-		if ((xdg != NULL && asprintf(&dflt, "%s/bdekey/config", xdg) < 0) ||
-		    (xdg == NULL && home != NULL &&
-		    asprintf(&dflt, "%s/.config/bdekey/config", home) < 0)) {
-			dflt = NULL;
-			cmd_warn("out of memory");
+		if (xdg_path("XDG_CONFIG_HOME", ".config", "bdekey/config",
+		    &dflt) < 0)
 			goto out;
-		}
 		if (dflt != NULL && read_config(s, dflt, 0) < 0)
 			goto out;
 	}
@@ -618,67 +566,6 @@ mech_needs_password(const char *mech)
 	return 1;
 }
 
-/*
- * Read a password from the terminal without echo.  Returns a new buffer
- * the caller frees with bde_secret_free, or NULL after printing why.
- */
-static char *
-prompt_password(const char *prompt)
-{
-	struct termios old, quiet;
-	char buf[512];
-	char *pw = NULL;
-	int fd = -1, restored = 1;
-	ssize_t r;
-	size_t len = 0;
-
-	fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		cmd_warn("cannot open the terminal for a password prompt: %s",
-		    strerror(errno));
-		goto out;
-	}
-	if (tcgetattr(fd, &old) < 0) {
-		cmd_warn("cannot read terminal settings: %s", strerror(errno));
-		goto out;
-	}
-	quiet = old;
-	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-	quiet.c_lflag |= ICANON;
-	if (write(fd, prompt, strlen(prompt)) < 0 ||
-	    tcsetattr(fd, TCSAFLUSH, &quiet) < 0) {
-		cmd_warn("cannot prompt for a password: %s", strerror(errno));
-		goto out;
-	}
-	restored = 0;
-	while (len < sizeof(buf) - 1) {
-		r = read(fd, buf + len, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || buf[len] == '\n' || buf[len] == '\r')
-			break;
-		len++;
-	}
-	buf[len] = '\0';
-	tcsetattr(fd, TCSAFLUSH, &old);
-	restored = 1;
-	(void)!write(fd, "\n", 1);
-	if (len == 0) {
-		cmd_warn("no password entered");
-		goto out;
-	}
-	pw = strdup(buf);
-	if (pw == NULL)
-		cmd_warn("out of memory");
-out:
-	if (!restored)
-		tcsetattr(fd, TCSAFLUSH, &old);
-	explicit_bzero(buf, sizeof(buf));
-	if (fd >= 0)
-		close(fd);
-	return pw;
-}
-
 /* Read a secret file, printing why when it fails. */
 static int
 read_secret(const char *what, const char *path, char **out)
@@ -709,7 +596,7 @@ settings_load_secrets(struct settings *s, int want_ad, int want_graph)
 		} else if (isatty(STDIN_FILENO)) {
 			snprintf(prompt, sizeof(prompt), "LDAP password for %s: ",
 			    s->ad.bind_dn ? s->ad.bind_dn : "the bind DN");
-			if ((s->ldap_password = prompt_password(prompt)) == NULL)
+			if ((s->ldap_password = tty_password(prompt)) == NULL)
 				return -1;
 		} else {
 			cmd_warn("no LDAP bind password: set "

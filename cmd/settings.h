@@ -86,9 +86,36 @@ struct settings {
 	char *ldap_password;
 	char *client_secret;
 
-	/* the command's own options, for its option group's apply */
-	void *cmd;
+	/* what the command was asked, shared by the commands that have it */
+	int source;			/* --source: 0 every configured one, else
+					   1 + index in settings_sources */
+	const char *reason;		/* --reason, for the audit log */
 };
+
+/* --source's choices: "ad", "graph", "all" (NULL-terminated). */
+extern const char *const settings_sources[];
+#define SOURCE_AUTO 0
+#define SOURCE_AD 1
+#define SOURCE_GRAPH 2
+#define SOURCE_ALL 3
+
+/* Option table entries whose value goes into struct settings. */
+#define OPT_SETTING(n, k, a, h, id) \
+	{ n, k, a, h, OPTK_SETTING, OPTB_SETTINGS, id, NULL }
+#define OPT_S_STRING(n, k, a, h, m) \
+	{ n, k, a, h, OPTK_STRING, OPTB_SETTINGS, \
+	  CMD_DEST(struct settings, m, const char *), NULL }
+#define OPT_SOURCE(h) \
+	{ "source", 0, "SOURCE", h, OPTK_CHOICE, OPTB_SETTINGS, \
+	  CMD_DEST(struct settings, source, int), settings_sources }
+#define OPT_REASON(h) OPT_S_STRING("reason", 'r', "TEXT", h, reason)
+
+/*
+ * Store an option's value for setting id (repeatable --ldap-uri adds a
+ * URI; --starttls means yes; --timeout sets both timeouts).  Returns 0,
+ * or -1 after printing why.
+ */
+int settings_option(struct settings *s, enum setting_id id, const char *arg);
 
 /* Option groups a command lists in its table. */
 extern const struct cmd_optgroup settings_ad_group;
@@ -120,6 +147,7 @@ int settings_need_graph(const struct settings *s, const char *cmdname);
  * after printing an error.
  */
 int settings_load_secrets(struct settings *s, int want_ad, int want_graph);
+
 
 /* "option --x", "BDEKEY_X", "FILE:LINE", "default": static or in buf. */
 const char *settings_origin_str(const struct settings *s, enum setting_id id,

@@ -39,36 +39,33 @@ static const struct cmd_optgroup *const help_groups[] = { NULL };
 static const char *const help_synopsis[] = { "[COMMAND]", NULL };
 
 static int
-run_help(const struct cmd *self, int argc, char **argv)
+run_help(struct cmd_ctx *ctx)
 {
 	const struct cmd *c;
-	int first;
 
-	first = cmd_parse_options(self, argc, argv, NULL);
-	if (first == -2)
-		return cmd_finish(EXIT_FOUND);
-	if (first < 0)
-		return EXIT_USAGE;
-	if (first == argc) {
+	if (ctx->argc == 0) {
 		cmd_print_overview(stdout);
-		return cmd_finish(EXIT_FOUND);
+		return EXIT_OK;
 	}
-	if (argc - first > 1) {
+	if (ctx->argc > 1) {
 		cmd_warn("help: too many arguments");
-		cmd_print_usage(self, stderr);
+		cmd_print_usage(ctx->cmd, stderr);
 		return EXIT_USAGE;
 	}
-	c = cmd_find(argv[first]);
+	c = cmd_find(ctx->argv[0]);
 	if (c == NULL) {
-		cmd_warn("help: '%s' is not a bdekey command", argv[first]);
+		cmd_warn("help: '%s' is not a bdekey command", ctx->argv[0]);
 		return EXIT_USAGE;
 	}
 	cmd_print_help(c, stdout);
-	return cmd_finish(EXIT_FOUND);
+	return EXIT_OK;
 }
 
 const struct cmd cmd_help = {
-	"help", "show help for bdekey or one command", help_synopsis,
-	help_groups, run_help
+	.name = "help",
+	.summary = "show help for bdekey or one command",
+	.synopsis = help_synopsis,
+	.groups = help_groups,
+	.flags = CMD_OPERANDS,
+	.run = run_help,
 };
-

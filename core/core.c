@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -257,6 +258,39 @@ bde_guid_swap_ms(const uint8_t in[16], uint8_t out[16])
 	memcpy(out, tmp, 16);
 }
 
+char *
+bde_guid_lower(char *s)
+{
+	char *p;
+
+	for (p = s; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return s;
+}
+
+void
+bde_guid_random(char out[BDE_GUID_LEN + 1])
+{
+	uint8_t g[16];
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < sizeof(g)) {
+		r = getrandom(g + n, sizeof(g) - n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			abort();	/* no entropy: nothing safe to do */
+		n += (size_t)r;
+	}
+	/* RFC 4122 4.4: version 4, variant 10xx */
+	g[6] = (uint8_t)((g[6] & 0x0f) | 0x40);
+	g[8] = (uint8_t)((g[8] & 0x3f) | 0x80);
+	bde_guid_format(g, out);
+	bde_guid_lower(out);
+}
+
 void
 bde_time_format(time_t t, char out[21])
 {
@@ -339,8 +373,13 @@ bde_secret_read_file(const char *path, char **out, char **errstr)
 			break;
 		}
 		len += (size_t)r;
-		if (len == sizeof(buf) - 1)
-			break;
+		/* a secret is one line; never cut one short silently */
+		if (len == sizeof(buf) - 1) {
+			st = bde_error(errstr, BDE_ECONFIG, "the first line of "
+			    "secret file '%s' is too long (at most %zu "
+			    "characters)", path, sizeof(buf) - 2);
+			goto out;
+		}
 	}
 	buf[len] = '\0';
 	len = strcspn(buf, "\r\n");

@@ -131,6 +131,21 @@ void bde_guid_format(const uint8_t g[16], char *out);
  */
 void bde_guid_swap_ms(const uint8_t in[16], uint8_t out[16]);
 
+/*
+ * Lower-case the ASCII letters of s in place and return s: GUIDs as Graph
+ * and Entra ID write them (in URLs, filters, ids), and the names compared
+ * without case that go with them (tenant, client id, authority).  Other
+ * bytes, UTF-8 included, are left alone whatever the locale.
+ */
+char *bde_guid_lower(char *s);
+
+/*
+ * Fill out with a fresh random (version 4, RFC 4122) GUID in lower case,
+ * from the kernel's random source (getrandom); aborts when there is none,
+ * as nothing safe can be done without it.
+ */
+void bde_guid_random(char out[BDE_GUID_LEN + 1]);
+
 /* Format t as RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" into out (21 bytes). */
 void bde_time_format(time_t t, char out[21]);
 

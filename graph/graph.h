@@ -15,6 +15,7 @@
 /*
  * Settings, filled by cmd/ (options > environment > config file); every
  * pointer is borrowed and must outlive the backend.  NULL/0 = default.
+ * Nothing below cmd/ reads the environment.
  */
 struct graph_settings {
 	const char *tenant;		/* required: name or GUID */
@@ -27,7 +28,9 @@ struct graph_settings {
 	const char *client_cert;	/* PEM certificate: app sign-in with */
 	const char *client_key;		/* ... a signed JWT assertion */
 	int assertion_rs256;		/* RS256 + x5t instead of PS256 */
-	const char *cache_dir;		/* default $XDG_CACHE_HOME/bdekey */
+	const char *cache_dir;		/* token cache directory, chosen by
+					   cmd/; NULL: no home, so a user's
+					   sign-in is BDE_ECONFIG */
 	int timeout;			/* seconds per request; 0 = 30 */
 	int deadline;			/* seconds for a whole command; 0 = 300 */
 	/*
@@ -38,8 +41,6 @@ struct graph_settings {
 	void (*progress)(void *arg, unsigned long scanned,
 	    unsigned long matched);
 	void *progress_arg;
-	const char *http_stats;		/* benchmarks: "requests N connects M"
-					   is written to this file at close */
 };
 
 /*

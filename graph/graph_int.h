@@ -1,7 +1,8 @@
 /*
- * graph_int.h - what the files of graph/ share: the backend's state, the
- * request plumbing, OData helpers.  Not for use outside graph/ (unit
- * tests excepted).
+ * graph_int.h - what the files of graph/ share: the backend's state
+ * (graph.c), one request and paging (request.c), groups of requests
+ * (batch.c), OData helpers (odata.c), and the operations of keys.c and
+ * managed.c.  Not for use outside graph/ (unit tests excepted).
  */
 #ifndef BDEKEY_GRAPH_INT_H
 #define BDEKEY_GRAPH_INT_H
@@ -10,6 +11,7 @@
 
 #include <cJSON.h>
 
+#include "core/json.h"
 #include "graph/graph.h"
 #include "http/http.h"
 #include "identity/identity.h"
@@ -48,20 +50,7 @@ struct graph {
 #define NEED_ROTATE "needs DeviceManagementManagedDevices.ReadWrite.All " \
 	"and an Intune role allowed to rotate BitLocker keys"
 
-/*
- * One request of a group sent with graph_fetch_all: path is relative to
- * {graph}/v1.0 ("/devices?..."); the answer's status and body (owned,
- * wiped when freed: it may hold a password) are filled in.
- */
-struct graph_req {
-	char *path;
-	long status;
-	cJSON *body;
-	char request_id[BDE_GUID_LEN + 1];
-};
-
-/* Free path and body (wiping it) of n requests, then the array. */
-void graph_reqs_free(struct graph_req *r, size_t n);
+/* One request (request.c). */
 
 /*
  * Send method url with the access token.  A 401 renews the token once and
@@ -92,6 +81,23 @@ enum bde_status graph_pages(struct graph *g, const char *url,
     enum bde_status (*page)(const cJSON *value, void *arg, char **errstr),
     void *arg, char **errstr);
 
+/* Groups of requests (batch.c). */
+
+/*
+ * One request of a group sent with graph_fetch_all: path is relative to
+ * {graph}/v1.0 ("/devices?..."); the answer's status and body (owned,
+ * wiped when freed: it may hold a password) are filled in.
+ */
+struct graph_req {
+	char *path;
+	long status;
+	cJSON *body;
+	char request_id[BDE_GUID_LEN + 1];
+};
+
+/* Free path and body (wiping it) of n requests, then the array. */
+void graph_reqs_free(struct graph_req *r, size_t n);
+
 /*
  * Send every request in r: one GET when n is 1, else $batch requests of
  * up to GRAPH_BATCH_MAX answered in any order.  Inner 429/503/504 are
@@ -101,6 +107,8 @@ enum bde_status graph_pages(struct graph *g, const char *url,
  */
 enum bde_status graph_fetch_all(struct graph *g, struct graph_req *r,
     size_t n, char **errstr);
+
+/* OData (odata.c). */
 
 /*
  * An answer that may come bare or wrapped as {"value": {...}} (the v1.0

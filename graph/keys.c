@@ -6,7 +6,6 @@
  */
 #include "graph/graph_int.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,25 +13,13 @@
 #define KEYS_PATH "/informationProtection/bitlocker/recoveryKeys"
 #define DEVICE_SELECT "$select=id,deviceId,displayName"
 
-/* The string member name of o, or NULL. */
-static const char *
-json_string(const cJSON *o, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* A lower-case copy (GUIDs in URLs, device ids) the caller frees, or NULL. */
+/* A lower-case copy of a GUID (as Graph writes them) the caller frees. */
 static char *
-lower_dup(const char *s)
+guid_lower_dup(const char *s)
 {
 	char *d = strdup(s);
-	size_t i;
 
-	for (i = 0; d != NULL && d[i] != '\0'; i++)
-		d[i] = (char)tolower((unsigned char)d[i]);
-	return d;
+	return d != NULL ? bde_guid_lower(d) : NULL;
 }
 
 /*
@@ -43,9 +30,9 @@ static enum bde_status
 add_key(const cJSON *o, const char *device, struct bde_keylist *out,
     char **errstr)
 {
-	const char *id = json_string(o, "id");
-	const char *created = json_string(o, "createdDateTime");
-	const char *devid = json_string(o, "deviceId");
+	const char *id = bde_json_string(o, "id");
+	const char *created = bde_json_string(o, "createdDateTime");
+	const char *devid = bde_json_string(o, "deviceId");
 	struct bde_key *k;
 	uint8_t guid[16];
 
@@ -61,7 +48,7 @@ add_key(const cJSON *o, const char *device, struct bde_keylist *out,
 		k->created = 0;
 	k->volume = strdup(graph_volume_name(
 	    cJSON_GetObjectItemCaseSensitive(o, "volumeType")));
-	k->device_id = devid != NULL ? lower_dup(devid) : NULL;
+	k->device_id = devid != NULL ? guid_lower_dup(devid) : NULL;
 	k->device = device != NULL ? strdup(device) : NULL;
 	if (k->volume == NULL || (devid != NULL && k->device_id == NULL) ||
 	    (device != NULL && k->device == NULL)) {
@@ -92,7 +79,7 @@ key_page(const cJSON *value, void *arg, char **errstr)
 	cJSON_ArrayForEach(item, value) {
 		kp->scanned++;
 		if (kp->match != NULL) {
-			id = json_string(item, "id");
+			id = bde_json_string(item, "id");
 			if (id == NULL || !bde_keyid_match(kp->match, id))
 				continue;
 		}
@@ -146,7 +133,7 @@ add_device(const char *device_id, const char *name, void *arg,
 		d->v = v;
 		d->cap = cap;
 	}
-	d->v[d->n].device_id = lower_dup(device_id);
+	d->v[d->n].device_id = guid_lower_dup(device_id);
 	d->v[d->n].name = strdup(name);
 	if (d->v[d->n].device_id == NULL || d->v[d->n].name == NULL) {
 		free(d->v[d->n].device_id);
@@ -172,8 +159,8 @@ device_page(const cJSON *value, void *arg, char **errstr)
 	enum bde_status st;
 
 	cJSON_ArrayForEach(item, value) {
-		id = json_string(item, "deviceId");
-		name = json_string(item, "displayName");
+		id = bde_json_string(item, "deviceId");
+		name = bde_json_string(item, "displayName");
 		/* a device never registered for BitLocker has no deviceId */
 		if (id == NULL || name == NULL)
 			continue;
@@ -217,7 +204,7 @@ out:
 static char *
 password_path(const struct bde_key *k)
 {
-	char *id = lower_dup(k->key_id), *p = NULL;
+	char *id = guid_lower_dup(k->key_id), *p = NULL;
 
 	if (id != NULL && asprintf(&p, KEYS_PATH "/%s?$select=key", id) < 0)
 		p = NULL;
@@ -242,7 +229,7 @@ device_path(const char *device_id)
 static enum bde_status
 take_password(struct bde_key *k, const struct graph_req *r, char **errstr)
 {
-	const char *pw = json_string(graph_unwrap(r->body), "key");
+	const char *pw = bde_json_string(graph_unwrap(r->body), "key");
 
 	if (pw == NULL || pw[0] == '\0')
 		return bde_error(errstr, BDE_EPROTO, "reading the recovery "
@@ -261,7 +248,7 @@ take_device_name(struct bde_keylist *out, size_t start, const char *device_id,
     const struct graph_req *r, char **errstr)
 {
 	const cJSON *value = cJSON_GetObjectItemCaseSensitive(r->body, "value");
-	const char *name = json_string(cJSON_GetArrayItem(value, 0),
+	const char *name = bde_json_string(cJSON_GetArrayItem(value, 0),
 	    "displayName");
 	size_t i;
 
@@ -437,7 +424,7 @@ graph_by_device(void *self, const char *name, int flags,
 		    &kp, errstr);
 		if (st != BDE_OK)
 			goto out;
-		http_json_wipe_delete(r[i].body);
+		bde_json_wipe_delete(r[i].body);
 		r[i].body = NULL;
 	}
 	if (out->n == start) {
@@ -459,39 +446,37 @@ static enum bde_status
 key_by_guid(struct graph *g, const struct bde_keyid *id,
     struct bde_keylist *out, char **errstr)
 {
-	struct http_response rs = { 0 };
+	struct graph_req r = { NULL, 0, NULL, "" };
 	enum bde_status st;
-	char *url = NULL, guid[BDE_GUID_LEN + 1];
+	char guid[BDE_GUID_LEN + 1];
 	const char *h = id->hex;
-	size_t i;
 
 	/* 8-4-4-4-12 from the 32 digits */
 	snprintf(guid, sizeof(guid), "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8,
 	    h + 12, h + 16, h + 20);
-	for (i = 0; guid[i] != '\0'; i++)
-		guid[i] = (char)tolower((unsigned char)guid[i]);
-	if (asprintf(&url, "%s" KEYS_PATH "/%s", g->v1, guid) < 0) {
-		url = NULL;
+	bde_guid_lower(guid);
+	if (asprintf(&r.path, KEYS_PATH "/%s", guid) < 0) {
+		r.path = NULL;
 		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
 		goto out;
 	}
-	st = graph_call(g, "GET", url, NULL, &rs, errstr);
+	st = graph_fetch_all(g, &r, 1, errstr);
 	if (st != BDE_OK)
 		goto out;
-	if (rs.status == 404) {
+	if (r.status == 404) {
 		st = bde_error(errstr, BDE_ENOTFOUND, "no recovery key with ID "
 		    "'%s' in Entra ID", guid);
 		goto out;
 	}
-	if (rs.status != 200) {
-		st = graph_fail(rs.status, rs.json, rs.request_id,
+	if (r.status != 200) {
+		st = graph_fail(r.status, r.body, r.request_id,
 		    "reading a recovery key", NEED_KEYS, errstr);
 		goto out;
 	}
-	st = add_key(graph_unwrap(rs.json), NULL, out, errstr);
+	st = add_key(graph_unwrap(r.body), NULL, out, errstr);
 out:
-	free(url);
-	http_response_release(&rs);
+	free(r.path);
+	bde_json_wipe_delete(r.body);
 	return st;
 }
 

@@ -59,27 +59,27 @@ static enum bde_status
 managed_page(const cJSON *value, void *arg, char **errstr)
 {
 	struct matches *m = arg;
-	const cJSON *item, *id, *aad, *name;
+	const cJSON *item;
+	const char *id, *aad, *name;
 
 	cJSON_ArrayForEach(item, value) {
-		id = cJSON_GetObjectItemCaseSensitive(item, "id");
-		aad = cJSON_GetObjectItemCaseSensitive(item, "azureADDeviceId");
-		name = cJSON_GetObjectItemCaseSensitive(item, "deviceName");
+		id = bde_json_string(item, "id");
+		aad = bde_json_string(item, "azureADDeviceId");
+		name = bde_json_string(item, "deviceName");
 		/* the filter has been seen ignored: check every answer */
-		if (!cJSON_IsString(id) || !cJSON_IsString(aad) ||
-		    strcasecmp(aad->valuestring, m->device_id) != 0)
+		if (id == NULL || aad == NULL ||
+		    strcasecmp(aad, m->device_id) != 0)
 			continue;
 		if (m->count == 0) {
-			m->first.id = strdup(id->valuestring);
-			m->first.device_id = strdup(aad->valuestring);
-			m->first.name = strdup(cJSON_IsString(name) ?
-			    name->valuestring : "");
+			m->first.id = strdup(id);
+			m->first.device_id = strdup(aad);
+			m->first.name = strdup(name != NULL ? name : "");
 			if (m->first.id == NULL || m->first.device_id == NULL ||
 			    m->first.name == NULL)
 				return bde_error(errstr, BDE_ENOMEM,
 				    "out of memory");
 		}
-		list_add(m->list, sizeof(m->list), m->count, id->valuestring);
+		list_add(m->list, sizeof(m->list), m->count, id);
 		m->count++;
 	}
 	return BDE_OK;

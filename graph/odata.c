@@ -57,41 +57,25 @@ out:
 const char *
 graph_volume_name(const cJSON *v)
 {
+	/* volumeType n is map[n - 1] */
 	static const struct {
-		int n;
 		const char *name, *out;
 	} map[] = {
-		{ 1, "operatingSystemVolume", "operatingSystem" },
-		{ 2, "fixedDataVolume", "fixedData" },
-		{ 3, "removableDataVolume", "removableData" },
+		{ "operatingSystemVolume", "operatingSystem" },
+		{ "fixedDataVolume", "fixedData" },
+		{ "removableDataVolume", "removableData" },
 	};
-	const char *s;
-	char *end;
-	long n = -1;
-	size_t i, len;
+	long long n;
+	size_t i;
 
-	if (cJSON_IsNumber(v)) {
-		n = (long)v->valuedouble;
-		if ((double)n != v->valuedouble)
-			n = -1;
-	} else if (cJSON_IsString(v)) {
-		s = v->valuestring;
-		n = strtol(s, &end, 10);
-		if (end == s || *end != '\0') {
-			n = -1;
-			/* the name, with or without its "Volume" suffix */
-			for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-				len = strlen(map[i].out);
-				if (strcasecmp(s, map[i].name) == 0 ||
-				    strcasecmp(s, map[i].out) == 0 ||
-				    (strncasecmp(s, map[i].out, len) == 0 &&
-				    s[len] == '\0'))
-					return map[i].out;
-			}
-		}
-	}
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (map[i].n == n)
+	/* a number, or a numeric string */
+	if (bde_json_integer(v, 1, 3, &n) == BDE_NUM_OK)
+		return map[n - 1].out;
+	/* the name, with or without its "Volume" suffix */
+	for (i = 0; cJSON_IsString(v) && i < sizeof(map) / sizeof(map[0]);
+	    i++)
+		if (strcasecmp(v->valuestring, map[i].name) == 0 ||
+		    strcasecmp(v->valuestring, map[i].out) == 0)
 			return map[i].out;
 	return "unknown";
 }

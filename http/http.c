@@ -1,23 +1,20 @@
 /*
- * http.c - the HTTPS + JSON client on one reused libcurl easy handle.
+ * http.c - the HTTPS + JSON client on one reused libcurl easy handle:
+ * requests, answers and the one place where requests are retried.
  */
-#include "http/http.h"
+#include "http/http_int.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <curl/curl.h>
+#include "core/clock.h"
+#include "core/json.h"
 
-/* A CA bundle is a few hundred KiB at most; refuse anything silly. */
-#define CA_BUNDLE_MAX (8u * 1024 * 1024)
 /* Backoff without Retry-After: 1 s, 2 s, 4 s ... capped, with jitter. */
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_CAP_MS 16000
@@ -25,165 +22,24 @@
 #define RETRY_MIN_MS 100
 /* A Retry-After longer than this is not worth waiting for. */
 #define RETRY_AFTER_MAX_S 120
+/* Retry-After values beyond this (a year) read as this: no overflow. */
+#define RETRY_AFTER_LIMIT_S (366L * 86400)
 #define CONNECT_TIMEOUT_MAX_MS 15000
-
-struct buffer {
-	char *p;
-	size_t n, cap;
-};
 
 struct http_client {
 	CURL *curl;
 	struct http_options o;
-	long long deadline_ms;	/* monotonic */
-	long requests, connects;
+	long long deadline_ms;	/* monotonic, bde_now_ms() */
 	char errbuf[CURL_ERROR_SIZE];
 	/* per-transfer state, filled by the callbacks */
-	struct buffer body;
+	struct http_buffer body;
 	int too_big;
 	long retry_after;
 	int json_type;
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(long long ms)
-{
-	struct timespec ts;
-
-	if (ms <= 0)
-		return;
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static void
-random_bytes(void *p, size_t n)
-{
-	unsigned char *u = p;
-	ssize_t r;
-
-	while (n > 0) {
-		r = getrandom(u, n, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			abort();	/* no entropy: nothing safe to do */
-		u += r;
-		n -= (size_t)r;
-	}
-}
-
 void
-http_random_guid(char out[BDE_GUID_LEN + 1])
-{
-	uint8_t g[16];
-	size_t i;
-
-	random_bytes(g, sizeof(g));
-	/* RFC 4122 4.4: version 4, variant 10xx */
-	g[6] = (uint8_t)((g[6] & 0x0f) | 0x40);
-	g[8] = (uint8_t)((g[8] & 0x3f) | 0x80);
-	bde_guid_format(g, out);
-	for (i = 0; out[i] != '\0'; i++)
-		out[i] = (char)tolower((unsigned char)out[i]);
-}
-
-char *
-http_escape(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i, n = 0, len = strlen(s);
-	char *out;
-
-	if (len > (SIZE_MAX - 1) / 3)
-		return NULL;
-	out = malloc(len * 3 + 1);
-	if (out == NULL)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		/* RFC 3986 2.3 unreserved characters stay as they are */
-		if (isalnum(c) && c < 0x80) {
-			out[n++] = (char)c;
-		} else if (c == '-' || c == '.' || c == '_' || c == '~') {
-			out[n++] = (char)c;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[c >> 4];
-			out[n++] = hex[c & 15];
-		}
-	}
-	out[n] = '\0';
-	return out;
-}
-
-char *
-http_origin(const char *url)
-{
-	const char *p = strstr(url, "://");
-	size_t n;
-
-	if (p == NULL || p == url)
-		return NULL;
-	p += 3;
-	n = (size_t)(p - url) + strcspn(p, "/?#");
-	if (n == (size_t)(p - url))
-		return NULL;
-	return strndup(url, n);
-}
-
-const char *
-http_url_label(const char *url, char *buf, size_t len)
-{
-	size_t n = strcspn(url, "?#");
-
-	snprintf(buf, len, "%.*s", (int)(n < 1000 ? n : 1000), url);
-	return buf;
-}
-
-/* Wipe the strings of one cJSON level and everything below it. */
-static void
-json_wipe(cJSON *item)
-{
-	cJSON *c;
-
-	for (c = item; c != NULL; c = c->next) {
-		if (c->valuestring != NULL)
-			explicit_bzero(c->valuestring, strlen(c->valuestring));
-		if (c->string != NULL)
-			explicit_bzero(c->string, strlen(c->string));
-		if (c->child != NULL)
-			json_wipe(c->child);
-	}
-}
-
-void
-http_json_wipe_delete(cJSON *item)
-{
-	if (item == NULL)
-		return;
-	/* the root's siblings are not ours: wipe from its child down */
-	if (item->valuestring != NULL)
-		explicit_bzero(item->valuestring, strlen(item->valuestring));
-	if (item->child != NULL)
-		json_wipe(item->child);
-	cJSON_Delete(item);
-}
-
-static void
-buffer_wipe(struct buffer *b)
+http_buffer_wipe(struct http_buffer *b)
 {
 	if (b->p != NULL) {
 		explicit_bzero(b->p, b->cap);
@@ -193,18 +49,15 @@ buffer_wipe(struct buffer *b)
 	b->n = b->cap = 0;
 }
 
-/*
- * Grow without realloc: realloc may leave a copy of a password in the
- * block it frees, so copy, wipe the old block, then free it.
- */
-static int
-buffer_reserve(struct buffer *b, size_t want)
+int
+http_buffer_reserve(struct http_buffer *b, size_t want)
 {
 	size_t cap = b->cap ? b->cap : 4096;
 	char *p;
 
 	if (want <= b->cap)
 		return 0;
+	/* copy, wipe the old block, then free it */
 	while (cap < want)
 		cap *= 2;
 	p = malloc(cap);
@@ -230,7 +83,7 @@ write_cb(char *data, size_t size, size_t nmemb, void *arg)
 		c->too_big = 1;
 		return 0;	/* aborts the transfer: CURLE_WRITE_ERROR */
 	}
-	if (buffer_reserve(&c->body, c->body.n + n + 1) < 0)
+	if (http_buffer_reserve(&c->body, c->body.n + n + 1) < 0)
 		return 0;
 	memcpy(c->body.p + c->body.n, data, n);
 	c->body.n += n;
@@ -252,13 +105,16 @@ header_value(const char *line, size_t len, const char *name)
 	return line;
 }
 
-/* Retry-After: delay-seconds or an HTTP-date (RFC 9110 10.2.3). */
+/*
+ * Retry-After: delay-seconds or an HTTP-date (RFC 9110 10.2.3), in
+ * seconds (a date in the past is 0, a wait past RETRY_AFTER_LIMIT_S is
+ * that), or -1 when malformed.
+ */
 static long
 parse_retry_after(const char *v, size_t len)
 {
 	char buf[128];
-	char *end;
-	long secs;
+	long long secs;
 	time_t when, now;
 
 	while (len > 0 && isspace((unsigned char)v[len - 1]))
@@ -267,15 +123,20 @@ parse_retry_after(const char *v, size_t len)
 		return -1;
 	memcpy(buf, v, len);
 	buf[len] = '\0';
-	errno = 0;
-	secs = strtol(buf, &end, 10);
-	if (end != buf && *end == '\0' && errno == 0)
-		return secs < 0 ? 0 : secs;
+	switch (bde_integer_parse(buf, 0, RETRY_AFTER_LIMIT_S, &secs)) {
+	case BDE_NUM_OK:
+		return (long)secs;
+	case BDE_NUM_RANGE:
+		return buf[0] == '-' ? 0 : RETRY_AFTER_LIMIT_S;
+	}
 	when = curl_getdate(buf, NULL);
 	if (when == (time_t)-1)
 		return -1;
 	now = time(NULL);
-	return when > now ? (long)(when - now) : 0;
+	if (when <= now)
+		return 0;
+	return when - now > RETRY_AFTER_LIMIT_S ? RETRY_AFTER_LIMIT_S :
+	    (long)(when - now);
 }
 
 static size_t
@@ -297,122 +158,6 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 		c->json_type = memmem(v, vl, "json", 4) != NULL;
 	}
 	return n;
-}
-
-/* Append the file at path to b (NUL-terminated); BDE_ECONFIG on failure. */
-static enum bde_status
-append_file(const char *path, struct buffer *b, char **errstr)
-{
-	enum bde_status st = BDE_OK;
-	struct stat sb;
-	size_t want;
-	ssize_t r;
-	int fd = -1;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &sb) < 0) {
-		st = bde_error(errstr, BDE_ECONFIG, "cannot read CA bundle "
-		    "'%s': %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode) || sb.st_size == 0 ||
-	    (size_t)sb.st_size > CA_BUNDLE_MAX - b->n) {
-		st = bde_error(errstr, BDE_ECONFIG, "CA bundle '%s' is not a "
-		    "PEM file of a sensible size", path);
-		goto out;
-	}
-	want = b->n + (size_t)sb.st_size;
-	if (buffer_reserve(b, want + 2) < 0) {
-		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
-		goto out;
-	}
-	while (b->n < want) {
-		r = read(fd, b->p + b->n, want - b->n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			st = bde_error(errstr, BDE_ECONFIG, "cannot read CA "
-			    "bundle '%s': %s", path,
-			    r < 0 ? strerror(errno) : "file shrank");
-			goto out;
-		}
-		b->n += (size_t)r;
-	}
-	/* PEM files may lack a final newline: keep the blocks apart */
-	b->p[b->n++] = '\n';
-	b->p[b->n] = '\0';
-out:
-	if (fd >= 0)
-		close(fd);
-	return st;
-}
-
-/*
- * Trust the system's CAs plus the extra bundle, if any.  libcurl's CA
- * directory (CAPATH, hashed) holds the system's CAs and OpenSSL reads only
- * the certificate a handshake needs, while the CA file makes it parse all
- * ~150 certificates first: ~17 ms of every command (docs/performance.md).
- * So with a CA directory, the file slot holds only the extra bundle (or
- * nothing).  Without one, the extra bundle goes after the system file in
- * one blob (CAINFO_BLOB replaces the file, it does not add to it).
- */
-static enum bde_status
-set_ca(struct http_client *c, const char *path, char **errstr)
-{
-	struct buffer b = { NULL, 0, 0 };
-	struct stat sb;
-#if LIBCURL_VERSION_NUM >= 0x075400	/* 7.84.0: CURLINFO_CAINFO, _CAPATH */
-	struct curl_blob blob;
-	char *sys = NULL, *dir = NULL;
-#endif
-	enum bde_status st = BDE_OK;
-	CURLcode rc = CURLE_OK;
-	int have_dir = 0;
-
-#if LIBCURL_VERSION_NUM >= 0x075400
-	have_dir = curl_easy_getinfo(c->curl, CURLINFO_CAPATH, &dir) ==
-	    CURLE_OK && dir != NULL && stat(dir, &sb) == 0 &&
-	    S_ISDIR(sb.st_mode);
-	if (!have_dir && path != NULL &&
-	    curl_easy_getinfo(c->curl, CURLINFO_CAINFO, &sys) == CURLE_OK &&
-	    sys != NULL && access(sys, R_OK) == 0) {
-		st = append_file(sys, &b, errstr);
-		if (st != BDE_OK)
-			goto out;
-	}
-#endif
-	if (path == NULL) {
-		if (have_dir)
-			rc = curl_easy_setopt(c->curl, CURLOPT_CAINFO, NULL);
-		goto done;
-	}
-	st = append_file(path, &b, errstr);
-	if (st != BDE_OK)
-		goto out;
-	if (strstr(b.p, "-----BEGIN CERTIFICATE-----") == NULL) {
-		st = bde_error(errstr, BDE_ECONFIG, "CA bundle '%s' holds no "
-		    "PEM certificate", path);
-		goto out;
-	}
-	rc = CURLE_NOT_BUILT_IN;
-#if LIBCURL_VERSION_NUM >= 0x075400
-	if (!have_dir) {
-		blob.data = b.p;
-		blob.len = b.n;
-		blob.flags = CURL_BLOB_COPY;
-		rc = curl_easy_setopt(c->curl, CURLOPT_CAINFO_BLOB, &blob);
-	}
-#endif
-	if (rc == CURLE_NOT_BUILT_IN || rc == CURLE_UNKNOWN_OPTION)
-		rc = curl_easy_setopt(c->curl, CURLOPT_CAINFO, path);
-done:
-	if (rc != CURLE_OK)
-		st = bde_error(errstr, BDE_ECONFIG, "cannot use CA bundle "
-		    "'%s': %s", path ? path : "(system)",
-		    curl_easy_strerror(rc));
-out:
-	buffer_wipe(&b);
-	return st;
 }
 
 enum bde_status
@@ -444,7 +189,7 @@ http_client_new(const struct http_options *o, struct http_client **out,
 		c->o.max_body = HTTP_MAX_BODY;
 	if (c->o.max_attempts <= 0)
 		c->o.max_attempts = HTTP_DEFAULT_ATTEMPTS;
-	c->deadline_ms = now_ms() + (long long)c->o.deadline * 1000;
+	c->deadline_ms = bde_now_ms() + (long long)c->o.deadline * 1000;
 
 	c->curl = curl_easy_init();
 	if (c->curl == NULL) {
@@ -475,7 +220,7 @@ http_client_new(const struct http_options *o, struct http_client **out,
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
-	st = set_ca(c, c->o.ca_bundle, errstr);
+	st = http_ca_setup(c->curl, c->o.ca_bundle, errstr);
 	if (st != BDE_OK)
 		goto out;
 	*out = c;
@@ -488,45 +233,37 @@ out:
 void
 http_client_free(struct http_client *c)
 {
-	FILE *fp;
-
 	if (c == NULL)
 		return;
-	if (c->o.stats_file != NULL &&
-	    (fp = fopen(c->o.stats_file, "we")) != NULL) {
-		fprintf(fp, "requests %ld connects %ld\n", c->requests,
-		    c->connects);
-		fclose(fp);
-	}
 	if (c->curl != NULL)
 		curl_easy_cleanup(c->curl);
-	buffer_wipe(&c->body);
+	http_buffer_wipe(&c->body);
 	free(c);
 }
 
 void
 http_client_set_deadline(struct http_client *c, int seconds)
 {
-	c->deadline_ms = now_ms() + (long long)seconds * 1000;
+	c->deadline_ms = bde_now_ms() + (long long)seconds * 1000;
 }
 
 int
 http_client_sleep(struct http_client *c, long long ms)
 {
-	if (ms < RETRY_MIN_MS)
-		ms = RETRY_MIN_MS;
-	if (now_ms() + ms >= c->deadline_ms)
+	long long wait = bde_wait_clamp(ms, RETRY_MIN_MS, LLONG_MAX,
+	    c->deadline_ms);
+
+	if (wait < 0)
 		return -1;
-	sleep_ms(ms);
+	bde_sleep_ms(wait);
 	return 0;
 }
 
-void
-http_client_stats(const struct http_client *c, long *requests,
-    long *connects)
+int
+http_status_retryable(long status)
 {
-	*requests = c->requests;
-	*connects = c->connects;
+	/* throttled, or unavailable for now: Retry-After says when */
+	return status == 429 || status == 503 || status == 504;
 }
 
 void
@@ -536,7 +273,7 @@ http_response_release(struct http_response *rs)
 		explicit_bzero(rs->body, rs->len);
 		free(rs->body);
 	}
-	http_json_wipe_delete(rs->json);
+	bde_json_wipe_delete(rs->json);
 	memset(rs, 0, sizeof(*rs));
 	rs->retry_after = -1;
 }
@@ -625,15 +362,16 @@ static long long
 backoff_ms(int attempt)
 {
 	long long ms = BACKOFF_FIRST_MS;
-	uint32_t r;
+	uint32_t r = 0;
 	int i;
 
 	for (i = 1; i < attempt && ms < BACKOFF_CAP_MS; i++)
 		ms *= 2;
 	if (ms > BACKOFF_CAP_MS)
 		ms = BACKOFF_CAP_MS;
-	/* "full jitter" halved: between ms/2 and ms */
-	random_bytes(&r, sizeof(r));
+	/* "full jitter" halved: between ms/2 and ms; best effort */
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = 0;
 	return ms / 2 + (long long)(r % (uint32_t)(ms / 2 + 1));
 }
 
@@ -657,7 +395,6 @@ perform(struct http_client *c, const struct http_request *rq,
 	    CONNECT_TIMEOUT_MAX_MS;
 	long timeout_ms = (long)(budget_ms < (long long)c->o.timeout * 1000 ?
 	    budget_ms : (long long)c->o.timeout * 1000);
-	long connects = 0;
 	CURLcode rc;
 
 	c->errbuf[0] = '\0';
@@ -682,10 +419,6 @@ perform(struct http_client *c, const struct http_request *rq,
 		    strcmp(rq->method, "POST") == 0 ? NULL : rq->method);
 	}
 	rc = curl_easy_perform(c->curl);
-	c->requests++;
-	if (curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &connects) ==
-	    CURLE_OK)
-		c->connects += connects;
 	/* the handle keeps pointers to these: clear them */
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
@@ -734,7 +467,7 @@ http_send(struct http_client *c, const struct http_request *rq,
 	rs->retry_after = -1;
 	http_url_label(rq->url, label, sizeof(label));
 	for (attempt = 1;; attempt++) {
-		left = c->deadline_ms - now_ms();
+		left = c->deadline_ms - bde_now_ms();
 		if (left <= 0) {
 			st = bde_error(errstr, BDE_EUNREACH, "'%s %s' not "
 			    "answered within the deadline of %d s%s%s%s",
@@ -744,7 +477,7 @@ http_send(struct http_client *c, const struct http_request *rq,
 			    attempt > 1 ? ")" : "");
 			goto out;
 		}
-		http_random_guid(rs->request_id);
+		bde_guid_random(rs->request_id);
 		slist_wipe_free(headers);
 		headers = make_headers(rq, rs->request_id);
 		if (headers == NULL) {
@@ -762,7 +495,7 @@ http_send(struct http_client *c, const struct http_request *rq,
 			}
 			if (is_get && transport_retryable(rc) &&
 			    attempt < c->o.max_attempts) {
-				sleep_ms(backoff_ms(attempt));
+				bde_sleep_ms(backoff_ms(attempt));
 				continue;
 			}
 			st = bde_error(errstr, rc == CURLE_OUT_OF_MEMORY ?
@@ -774,15 +507,13 @@ http_send(struct http_client *c, const struct http_request *rq,
 		}
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &rs->status);
 		rs->retry_after = c->retry_after;
-		if (rs->status != 429 && rs->status != 503 &&
-		    rs->status != 504)
+		if (!http_status_retryable(rs->status))
 			break;
-		wait = rs->retry_after >= 0 ? rs->retry_after * 1000LL :
-		    backoff_ms(attempt);
-		if (wait < RETRY_MIN_MS)
-			wait = RETRY_MIN_MS;
-		if (rs->retry_after > RETRY_AFTER_MAX_S ||
-		    now_ms() + wait >= c->deadline_ms) {
+		wait = rs->retry_after > RETRY_AFTER_MAX_S ? -1 :
+		    bde_wait_clamp(rs->retry_after >= 0 ?
+		    rs->retry_after * 1000LL : backoff_ms(attempt),
+		    RETRY_MIN_MS, RETRY_AFTER_MAX_S * 1000LL, c->deadline_ms);
+		if (wait < 0) {
 			st = bde_error(errstr, BDE_EUNREACH, "'%s %s' is "
 			    "throttled (HTTP %ld) and the wait it asks for "
 			    "passes the deadline of %d s (client-request-id %s)",
@@ -797,7 +528,7 @@ http_send(struct http_client *c, const struct http_request *rq,
 			    rs->status, attempt, rs->request_id);
 			goto out;
 		}
-		sleep_ms(wait);
+		bde_sleep_ms(wait);
 	}
 	st = take_body(c, rs, label, errstr);
 out:

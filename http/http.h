@@ -35,8 +35,6 @@ struct http_options {
 				   requests and their retries */
 	size_t max_body;	/* bytes; larger answers are BDE_EPROTO */
 	int max_attempts;	/* tries of one request (1 = no retry) */
-	const char *stats_file;	/* when set, http_client_free writes
-				   "requests N connects M\n" here */
 };
 
 struct http_client;
@@ -71,7 +69,7 @@ struct http_response {
 enum bde_status http_client_new(const struct http_options *o,
     struct http_client **out, char **errstr);
 
-/* Write the statistics file when asked for, close the connection, free c. */
+/* Close the connection and free c (NULL is fine). */
 void http_client_free(struct http_client *c);
 
 /*
@@ -82,19 +80,23 @@ void http_client_set_deadline(struct http_client *c, int seconds);
 
 /*
  * Sleep ms milliseconds (a Retry-After the caller handles itself, as in
- * a $batch answer).  Returns 0, or -1 without sleeping when that would
- * pass the deadline.
+ * a $batch answer), at least the minimum between two tries.  Returns 0,
+ * or -1 without sleeping when that would pass the deadline.
  */
 int http_client_sleep(struct http_client *c, long long ms);
 
-/* Requests sent and connections opened so far (for benchmarks). */
-void http_client_stats(const struct http_client *c, long *requests,
-    long *connects);
+/*
+ * Whether an answer with this status may be asked for again after a
+ * wait (429, 503, 504: throttled or unavailable for now).  http_send
+ * retries these itself; callers use it for answers inside a $batch.
+ */
+int http_status_retryable(long status);
 
 /*
  * Send rq and fill *rs (release it with http_response_release, also after
- * a failure).  429, 503 and 504 are retried after Retry-After (seconds or
- * an HTTP date) or a capped exponential backoff with jitter; GETs are also
+ * a failure).  Retryable statuses (http_status_retryable) are sent again
+ * after Retry-After (seconds or an HTTP date; more than 120 s is not
+ * waited for) or a capped exponential backoff with jitter; GETs are also
  * retried after a connection that died without an answer.  Returns BDE_OK
  * with any final status in rs->status.  A 2xx body that claims to be JSON
  * and does not parse is BDE_EPROTO.  Errors: BDE_EUNREACH (connect, TLS,
@@ -108,11 +110,7 @@ enum bde_status http_send(struct http_client *c, const struct http_request *rq,
 /* Wipe and free the body and the parsed JSON; rs may be reused. */
 void http_response_release(struct http_response *rs);
 
-/*
- * Wipe every string (values and names) in a cJSON tree, then delete it.
- * For trees that held tokens or passwords.  NULL is fine.
- */
-void http_json_wipe_delete(cJSON *item);
+/* URL pieces (url.c). */
 
 /*
  * Percent-encode s (RFC 3986: everything but unreserved characters) for
@@ -126,9 +124,6 @@ char *http_escape(const char *s);
  * NULL when url is not absolute or memory runs out.
  */
 char *http_origin(const char *url);
-
-/* Fill out with a fresh random (version 4) GUID, lower case. */
-void http_random_guid(char out[BDE_GUID_LEN + 1]);
 
 /* "https://host/path" of url without its query, for messages, in buf. */
 const char *http_url_label(const char *url, char *buf, size_t len);

@@ -4,11 +4,9 @@
  */
 #include "identity/cache.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +15,8 @@
 
 #include <cJSON.h>
 #include <openssl/evp.h>
+
+#include "core/json.h"
 
 /* A cache file is a few KiB; anything much larger is not ours. */
 #define CACHE_MAX_SIZE (256 * 1024)
@@ -32,48 +32,19 @@ id_tokens_release(struct id_tokens *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/*
- * The default directory, $XDG_CACHE_HOME/bdekey else ~/.cache/bdekey, in
- * a new string the caller frees; NULL when there is no home.
- */
-static char *
-default_dir(void)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	struct passwd pwbuf, *pw = NULL;
-	char buf[4096], *dir = NULL;
-
-	/* the XDG spec: a relative XDG_CACHE_HOME is invalid, ignore it */
-	if (xdg != NULL && xdg[0] == '/') {
-		if (asprintf(&dir, "%s/bdekey", xdg) < 0)
-			dir = NULL;
-		return dir;
-	}
-	/* getpwuid_r: the AD backend may run in another thread */
-	if ((home == NULL || home[0] != '/') &&
-	    getpwuid_r(geteuid(), &pwbuf, buf, sizeof(buf), &pw) == 0 &&
-	    pw != NULL)
-		home = pw->pw_dir;
-	if (home == NULL || home[0] != '/')
-		return NULL;
-	if (asprintf(&dir, "%s/.cache/bdekey", home) < 0)
-		dir = NULL;
-	return dir;
-}
-
 /* Lower-case copy of s without trailing slashes, into buf. */
 static void
 normalise(const char *s, char *buf, size_t len)
 {
-	size_t i, n = strlen(s);
+	size_t n = strlen(s);
 
 	while (n > 0 && s[n - 1] == '/')
 		n--;
 	if (n >= len)
 		n = len - 1;
-	for (i = 0; i < n; i++)
-		buf[i] = (char)tolower((unsigned char)s[i]);
+	memcpy(buf, s, n);
 	buf[n] = '\0';
+	bde_guid_lower(buf);
 }
 
 enum bde_status
@@ -82,17 +53,15 @@ id_cache_path(const struct id_config *cfg, char **path, char **errstr)
 	char tenant[256], client[256], authority[1024];
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	char *dir = NULL, *key = NULL, hex[33];
+	char *key = NULL, hex[33];
 	enum bde_status st = BDE_OK;
 	int i;
 
 	*path = NULL;
-	dir = cfg->cache_dir != NULL ? strdup(cfg->cache_dir) : default_dir();
-	if (dir == NULL) {
-		st = cfg->cache_dir != NULL ? bde_error(errstr, BDE_ENOMEM,
-		    "out of memory") : bde_error(errstr, BDE_ECONFIG, "no "
-		    "directory for the token cache: set XDG_CACHE_HOME or "
-		    "HOME");
+	/* cmd/ finds the directory; none means there is no home */
+	if (cfg->cache_dir == NULL) {
+		st = bde_error(errstr, BDE_ECONFIG, "no directory for the token "
+		    "cache: set XDG_CACHE_HOME or HOME");
 		goto out;
 	}
 	/* one file per tenant / client / authority; case does not matter */
@@ -111,12 +80,11 @@ id_cache_path(const struct id_config *cfg, char **path, char **errstr)
 	}
 	for (i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	if (asprintf(path, "%s/token-%s.json", dir, hex) < 0) {
+	if (asprintf(path, "%s/token-%s.json", cfg->cache_dir, hex) < 0) {
 		*path = NULL;
 		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
 	}
 out:
-	free(dir);
 	free(key);
 	return st;
 }
@@ -125,12 +93,12 @@ out:
 static int
 take_string(const cJSON *o, const char *name, char **dst)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	const char *v = bde_json_string(o, name);
 
 	*dst = NULL;
-	if (!cJSON_IsString(v) || v->valuestring[0] == '\0')
+	if (v == NULL || v[0] == '\0')
 		return 0;
-	*dst = strdup(v->valuestring);
+	*dst = strdup(v);
 	return *dst == NULL ? -1 : 0;
 }
 
@@ -165,9 +133,9 @@ id_cache_load(const char *path, struct id_tokens *t, char **errstr)
 	enum bde_status st = BDE_OK;
 	struct stat sb;
 	cJSON *doc = NULL;
-	const cJSON *v;
 	char *buf = NULL;
 	size_t size = 0;
+	long long version, expires_on;
 	int fd = -1;
 
 	id_tokens_release(t);
@@ -210,9 +178,8 @@ id_cache_load(const char *path, struct id_tokens *t, char **errstr)
 	if (st != BDE_OK)
 		goto out;
 	doc = cJSON_Parse(buf);
-	v = cJSON_GetObjectItemCaseSensitive(doc, "version");
-	if (!cJSON_IsObject(doc) || !cJSON_IsNumber(v) ||
-	    v->valuedouble != CACHE_VERSION) {
+	if (!cJSON_IsObject(doc) || bde_json_number(doc, "version",
+	    CACHE_VERSION, CACHE_VERSION, &version) != BDE_NUM_OK) {
 		st = bde_error(errstr, BDE_EAUTH, "token cache '%s' is damaged "
 		    "or from another version: run 'bdekey login'", path);
 		goto out;
@@ -224,8 +191,11 @@ id_cache_load(const char *path, struct id_tokens *t, char **errstr)
 		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
 		goto out;
 	}
-	v = cJSON_GetObjectItemCaseSensitive(doc, "expires_on");
-	t->expires_on = cJSON_IsNumber(v) ? (time_t)v->valuedouble : 0;
+	/* an expiry we cannot read is one long past: the token is renewed */
+	if (bde_json_number(doc, "expires_on", 0, LLONG_MAX, &expires_on) !=
+	    BDE_NUM_OK || (time_t)expires_on != expires_on)
+		expires_on = 0;
+	t->expires_on = (time_t)expires_on;
 out:
 	if (st != BDE_OK)
 		id_tokens_release(t);
@@ -233,7 +203,7 @@ out:
 		explicit_bzero(buf, size + 1);
 		free(buf);
 	}
-	http_json_wipe_delete(doc);
+	bde_json_wipe_delete(doc);
 	if (fd >= 0)
 		close(fd);
 	return st;
@@ -275,7 +245,7 @@ private_dir(const char *dir, char **errstr)
 
 /*
  * The document to write: a new tree the caller frees with
- * http_json_wipe_delete (it holds tokens); NULL when out of memory.
+ * bde_json_wipe_delete (it holds tokens); NULL when out of memory.
  */
 static cJSON *
 tokens_json(const struct id_tokens *t)
@@ -297,7 +267,7 @@ tokens_json(const struct id_tokens *t)
 	    (t->refresh_token != NULL &&
 	    cJSON_AddStringToObject(o, "refresh_token", t->refresh_token) ==
 	    NULL)) {
-		http_json_wipe_delete(o);
+		bde_json_wipe_delete(o);
 		return NULL;
 	}
 	return o;
@@ -394,7 +364,7 @@ out:
 		explicit_bzero(text, strlen(text));
 		free(text);
 	}
-	http_json_wipe_delete(doc);
+	bde_json_wipe_delete(doc);
 	free(tmp);
 	free(dir);
 	return st;

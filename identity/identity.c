@@ -13,6 +13,8 @@
 
 #include <cJSON.h>
 
+#include "core/clock.h"
+#include "core/json.h"
 #include "identity/cache.h"
 #include "identity/jwt.h"
 
@@ -23,7 +25,14 @@
 #define DEVICE_DEFAULT_INTERVAL 5
 #define DEVICE_DEFAULT_EXPIRES 900
 #define DEVICE_SLOW_DOWN 5
-/* A token answer without expires_in: assume the usual hour. */
+/*
+ * Bounds on what the service says (beyond them its value is not used):
+ * a token's life, a device code's life, the wait between polls.
+ */
+#define MAX_EXPIRES_IN (7 * 86400)
+#define MAX_DEVICE_EXPIRES 86400
+#define MAX_INTERVAL 300
+/* A token answer without a usable expires_in: assume the usual hour. */
 #define DEFAULT_EXPIRES_IN 3600
 
 struct id_session {
@@ -150,15 +159,6 @@ out:
 	return out;
 }
 
-/* The string member name of o, or NULL. */
-static const char *
-json_string(const cJSON *o, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 /*
  * An identity platform error in words: "error: first line of the
  * description (correlation id X)".  Returns the status for it: EAUTH for
@@ -169,9 +169,9 @@ static enum bde_status
 id_fail(const char *what, const struct http_response *rs, const char *url,
     char **errstr)
 {
-	const char *err = json_string(rs->json, "error");
-	const char *desc = json_string(rs->json, "error_description");
-	const char *corr = json_string(rs->json, "correlation_id");
+	const char *err = bde_json_string(rs->json, "error");
+	const char *desc = bde_json_string(rs->json, "error_description");
+	const char *corr = bde_json_string(rs->json, "correlation_id");
 	char label[1024];
 	int dlen;
 
@@ -231,9 +231,9 @@ id_token_user(const char *id_token)
 	if (claims == NULL)
 		return NULL;
 	doc = cJSON_Parse(claims);
-	v = json_string(doc, "preferred_username");
+	v = bde_json_string(doc, "preferred_username");
 	if (v == NULL)
-		v = json_string(doc, "upn");
+		v = bde_json_string(doc, "upn");
 	if (v != NULL)
 		user = strdup(v);
 	cJSON_Delete(doc);
@@ -250,23 +250,18 @@ static enum bde_status
 take_tokens(struct id_session *s, const struct http_response *rs,
     char **errstr)
 {
-	const char *at = json_string(rs->json, "access_token");
-	const char *rt = json_string(rs->json, "refresh_token");
-	const char *idt = json_string(rs->json, "id_token");
-	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(rs->json,
-	    "expires_in");
+	const char *at = bde_json_string(rs->json, "access_token");
+	const char *rt = bde_json_string(rs->json, "refresh_token");
+	const char *idt = bde_json_string(rs->json, "id_token");
 	char *nat = NULL, *nrt = NULL, *scope = NULL, *user = NULL;
-	long expires_in = DEFAULT_EXPIRES_IN;
+	long long expires_in;
 
 	if (at == NULL || at[0] == '\0')
 		return bde_error(errstr, BDE_EPROTO, "the token answer has no "
 		    "access_token (client-request-id %s)", rs->request_id);
 	/* expires_in has been seen as a number and as a string */
-	if (cJSON_IsNumber(exp))
-		expires_in = (long)exp->valuedouble;
-	else if (cJSON_IsString(exp))
-		expires_in = strtol(exp->valuestring, NULL, 10);
-	if (expires_in <= 0)
+	if (bde_json_number(rs->json, "expires_in", 1, MAX_EXPIRES_IN,
+	    &expires_in) != BDE_NUM_OK)
 		expires_in = DEFAULT_EXPIRES_IN;
 	nat = strdup(at);
 	nrt = rt != NULL ? strdup(rt) : NULL;
@@ -282,7 +277,7 @@ take_tokens(struct id_session *s, const struct http_response *rs,
 	}
 	bde_secret_free(s->tok.access_token);
 	s->tok.access_token = nat;
-	s->tok.expires_on = time(NULL) + expires_in;
+	s->tok.expires_on = time(NULL) + (time_t)expires_in;
 	if (nrt != NULL) {
 		bde_secret_free(s->tok.refresh_token);
 		s->tok.refresh_token = nrt;
@@ -360,7 +355,7 @@ grant_refresh(struct id_session *s, char **errstr)
 	if (st != BDE_OK)
 		goto out;
 	if (rs.status != 200) {
-		err = json_string(rs.json, "error");
+		err = bde_json_string(rs.json, "error");
 		if (err != NULL && strcmp(err, "invalid_grant") == 0)
 			st = id_fail("the sign-in has expired or was revoked; "
 			    "run 'bdekey login'", &rs, s->token_url, errstr);
@@ -438,61 +433,41 @@ id_renew(struct id_session *s, const char **token, char **errstr)
 	return id_access_token(s, token, errstr);
 }
 
-static void
-sleep_s(long secs)
-{
-	struct timespec ts = { (time_t)secs, 0 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* A number member (or numeric string), else def. */
-static long
-json_long(const cJSON *o, const char *name, long def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-	long n = def;
-
-	if (cJSON_IsNumber(v))
-		n = (long)v->valuedouble;
-	else if (cJSON_IsString(v))
-		n = strtol(v->valuestring, NULL, 10);
-	return n > 0 ? n : def;
-}
-
 /*
  * Poll the token endpoint for the device code until the user signs in
  * (tokens in s->tok), declines, or the code expires.
  */
 static enum bde_status
 poll_device_code(struct id_session *s, const char *device_code,
-    long interval, long expires_in, char **errstr)
+    long long interval, long long expires_in, char **errstr)
 {
 	struct http_response rs = { 0 };
 	struct field f[3];
 	enum bde_status st = BDE_OK;
-	time_t deadline = time(NULL) + expires_in;
+	long long deadline = bde_now_ms() + expires_in * 1000, wait;
 	const char *err;
 
 	f[0] = (struct field){ "grant_type", DEVICE_CODE_GRANT };
 	f[1] = (struct field){ "client_id", s->cfg.client_id };
 	f[2] = (struct field){ "device_code", device_code };
 	for (;;) {
-		sleep_s(interval);
-		if (time(NULL) >= deadline) {
+		/* no poll after the code's end: it cannot succeed */
+		wait = bde_wait_clamp(interval * 1000, 0, MAX_INTERVAL * 1000,
+		    deadline);
+		if (wait < 0) {
 			st = bde_error(errstr, BDE_EAUTH, "the sign-in code "
 			    "expired before anyone used it: run 'bdekey login' "
 			    "again");
 			goto out;
 		}
+		bde_sleep_ms(wait);
 		http_response_release(&rs);
 		st = post_form(s, s->token_url, f, 3, &rs, errstr);
 		if (st != BDE_OK)
 			goto out;
 		if (rs.status == 200)
 			break;
-		err = json_string(rs.json, "error");
+		err = bde_json_string(rs.json, "error");
 		if (err != NULL && strcmp(err, "authorization_pending") == 0)
 			continue;
 		if (err != NULL && strcmp(err, "slow_down") == 0) {
@@ -529,7 +504,7 @@ id_device_login(struct id_session *s,
 	enum bde_status st;
 	const char *msg, *uri, *code, *device_code;
 	char *own = NULL, *dc = NULL;
-	long interval, expires_in;
+	long long interval, expires_in;
 
 	if (id_session_is_app(s)) {
 		st = bde_error(errstr, BDE_ECONFIG, "an application (client "
@@ -546,10 +521,10 @@ id_device_login(struct id_session *s,
 		    s->devicecode_url, errstr);
 		goto out;
 	}
-	device_code = json_string(rs.json, "device_code");
-	code = json_string(rs.json, "user_code");
-	uri = json_string(rs.json, "verification_uri");
-	msg = json_string(rs.json, "message");
+	device_code = bde_json_string(rs.json, "device_code");
+	code = bde_json_string(rs.json, "user_code");
+	uri = bde_json_string(rs.json, "verification_uri");
+	msg = bde_json_string(rs.json, "message");
 	if (device_code == NULL || (msg == NULL && (code == NULL ||
 	    uri == NULL))) {
 		st = bde_error(errstr, BDE_EPROTO, "the device code answer "
@@ -567,8 +542,12 @@ id_device_login(struct id_session *s,
 		}
 		msg = own;
 	}
-	interval = json_long(rs.json, "interval", DEVICE_DEFAULT_INTERVAL);
-	expires_in = json_long(rs.json, "expires_in", DEVICE_DEFAULT_EXPIRES);
+	if (bde_json_number(rs.json, "interval", 1, MAX_INTERVAL,
+	    &interval) != BDE_NUM_OK)
+		interval = DEVICE_DEFAULT_INTERVAL;
+	if (bde_json_number(rs.json, "expires_in", 1, MAX_DEVICE_EXPIRES,
+	    &expires_in) != BDE_NUM_OK)
+		expires_in = DEVICE_DEFAULT_EXPIRES;
 	dc = strdup(device_code);
 	if (dc == NULL) {
 		st = bde_error(errstr, BDE_ENOMEM, "out of memory");

@@ -5,9 +5,9 @@
  * (secret or certificate assertion) for an application, and the token
  * cache.
  *
- * Token cache: one file per tenant / client / authority in
- * $XDG_CACHE_HOME/bdekey (else ~/.cache/bdekey), named by a hash of the
- * three; directory 0700, files 0600, written atomically.  A cache file
+ * Token cache: one file per tenant / client / authority in the directory
+ * cmd/ chooses (id_config.cache_dir), named by a hash of the three;
+ * directory 0700, files 0600, written atomically.  A cache file
  * that group or others may read is refused.  It holds the delegated
  * access token, its expiry and scope, the refresh token and the user's
  * name.  Application tokens are kept in memory only.
@@ -33,7 +33,8 @@ struct id_config {
 	const char *client_cert;	/* PEM: app sign-in with an assertion */
 	const char *client_key;		/* PEM private key of client_cert */
 	int assertion_rs256;	/* RS256 + x5t instead of PS256 + x5t#S256 */
-	const char *cache_dir;	/* NULL: the XDG default above */
+	const char *cache_dir;	/* token cache directory; NULL: none (a
+				   user's sign-in is then BDE_ECONFIG) */
 };
 
 struct id_session;
@@ -94,7 +95,8 @@ enum bde_status id_logout(const struct id_config *cfg, int *removed,
 
 /*
  * The cache file path for cfg into a new string the caller frees.
- * Errors: BDE_ECONFIG (no cache directory can be found), BDE_ENOMEM.
+ * Errors: BDE_ECONFIG (cfg->cache_dir is NULL: "no directory for the
+ * token cache"), BDE_ENOMEM.
  */
 enum bde_status id_cache_path(const struct id_config *cfg, char **path,
     char **errstr);

@@ -17,8 +17,6 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "http/http.h"
-
 /* The identity platform allows 10 minutes; 5 leaves room for skew. */
 #define ASSERTION_LIFETIME 300
 
@@ -399,7 +397,7 @@ jwt_client_assertion(const char *cert_path, const char *key_path, int rs256,
 		    "unencrypted PEM private key", key_path);
 		goto out;
 	}
-	http_random_guid(jti);
+	bde_guid_random(jti);
 	st = jwt_sign_assertion(cert, key, rs256, client_id, aud, jti,
 	    time(NULL), out, errstr);
 out:

@@ -55,6 +55,8 @@ for t in "$@"; do
 done
 run "cli cases" timeout 600 "$PY" tests/clitest.py "$BDEKEY" tests/cli/*.t
 run "cli edge cases" timeout 120 tests/cli/edge.sh
+run "volume" timeout 900 bash tests/volume/test-volume.sh
+run "cli live cases" timeout 600 "$PY" tests/cli/live.py
 # one Samba DC for every suite that needs AD (provisioning takes seconds)
 addir=$(mktemp -d /tmp/bdekey-check-ad.XXXXXX)
 trap 'tests/ad/dc.sh stop "$addir" >/dev/null 2>&1; rm -rf "$addir"' EXIT
@@ -68,7 +70,11 @@ else
 	failed+=("samba-dc")
 fi
 rm -f "$addir.log"
-for suite in tests/ad/test-ad.sh tests/graph/test-graph.sh tests/e2e/test-*.sh; do
+# the fixtures prove themselves before the suites rely on them
+[ -z "${BDEKEY_AD_DIR:-}" ] ||
+	run "ad fixture self-test" timeout 300 "$PY" tests/ad/selftest.py "$addir"
+run "graph emulator self-test" timeout 300 bash tests/graph/selftest.sh
+for suite in tests/ad/test-ad.sh tests/graph/test-graph.sh tests/hostile/test-hostile.sh tests/e2e/test-*.sh tests/cli/audit-order.sh; do
 	[ -f "$suite" ] || continue
 	run "$suite" timeout 1800 bash "$suite"
 done

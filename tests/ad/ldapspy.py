@@ -184,7 +184,11 @@ def pump(src, dst, logpath, parse, stall):
     finally:
         for s in (src, dst):
             try:
-                s.shutdown(socket.SHUT_RDWR)
+                # the plain socket's shutdown: SSLSocket.shutdown drops the
+                # TLS layer, and the other pump's next recv would then
+                # return raw TLS records (a close_notify logged as an
+                # "unparsed" request after the unbind)
+                socket.socket.shutdown(s, socket.SHUT_RDWR)
             except OSError:
                 pass
 

@@ -16,12 +16,12 @@ sys.path.insert(0, HERE)
 import fixture as F  # noqa: E402
 
 FAILS = []
+PASSES = []
 
 
 def check(cond, what):
     print("%s  %s" % ("ok  " if cond else "FAIL", what))
-    if not cond:
-        FAILS.append(what)
+    (PASSES if cond else FAILS).append(what)
 
 
 def load_env(d):
@@ -223,7 +223,7 @@ def main():
                                     extra=["-E", "pr=1000/noprompt"])
         check(len(ents) == int(E["AD_BULK_COUNT"]), "%d bulk computers" % len(ents))
 
-    print("\n%d failure(s)" % len(FAILS))
+    print("\nad-selftest: %d passed, %d failed" % (len(PASSES), len(FAILS)))
     sys.exit(1 if FAILS else 0)
 
 

@@ -3,9 +3,6 @@
 
 === config shows each value and where it came from
 args: config --config tests/cli/data/good.conf
-env: BDEKEY_LDAP_URI=
-env: BDEKEY_TENANT=
-env: BDEKEY_AUDIT_LOG=
 exit: 0
 stdout-has: # config file: tests/cli/data/good.conf
 stdout-has: uri = ldap://dc1.example.test, ldap://dc2.example.test  # tests/cli/data/good.conf:3
@@ -29,14 +26,12 @@ stdout-has: page_size = 250  # tests/cli/data/good.conf:5
 === BDEKEY_CONFIG names the file
 args: config
 env: BDEKEY_CONFIG=tests/cli/data/good.conf
-env: BDEKEY_TENANT=
 exit: 0
 stdout-has: tenant = contoso.test  # tests/cli/data/good.conf:8
 
 === the default file under XDG_CONFIG_HOME; none is fine
 args: config
 env: XDG_CONFIG_HOME=/nonexistent
-env: BDEKEY_CONFIG=
 exit: 0
 stdout-has: # config file: none found
 
@@ -58,13 +53,11 @@ stderr-has: tests/cli/data/unknown-section.conf:4: unknown section '[ladp]'
 
 === bad number: file and line
 args: config --config tests/cli/data/bad-number.conf
-env: BDEKEY_LDAP_PAGE_SIZE=
 exit: 2
 stderr-has: tests/cli/data/bad-number.conf:2: page_size 'lots' is not a number from 1 to 100000
 
 === bad boolean
 args: config --config tests/cli/data/bad-bool.conf
-env: BDEKEY_LDAP_STARTTLS=
 exit: 2
 stderr-has: tests/cli/data/bad-bool.conf:2: starttls 'maybe' is not yes or no
 
@@ -80,19 +73,47 @@ stderr-has: tests/cli/data/no-equals.conf:2: expected 'key = value'
 
 === a URI that is not LDAP
 args: config --config tests/cli/data/bad-uri.conf
-env: BDEKEY_LDAP_URI=
 exit: 2
 stderr-has: tests/cli/data/bad-uri.conf:2: LDAP URI 'http://x' is not ldap://
 
 === bad value from the environment names the variable
 args: config
 env: BDEKEY_CLOUD=mars
-env: BDEKEY_CONFIG=
 exit: 2
 stderr-has: bdekey: BDEKEY_CLOUD: cloud 'mars' is not global, usgov, dod or china
 
 === secrets are never printed, only their files
-args: config --password-file /etc/hostname
-env: BDEKEY_CONFIG=
+# A sentinel in each secret file, mode 0600 so that a config that read
+# them could: the file names are shown, the contents never.
+file: ldap.pass 0600
+| SENTINEL-ldap-password-7f3a9c
+file: client.secret 0600
+| SENTINEL-client-secret-51be02
+file: client.key 0600
+| SENTINEL-client-key-c4d8e1
+args: config --client-secret-file ${CASEDIR}/client.secret --client-key ${CASEDIR}/client.key
+env: BDEKEY_LDAP_PASSWORD_FILE=${CASEDIR}/ldap.pass
 exit: 0
-stdout-has: password_file = /etc/hostname  # option --password-file
+stdout-line: password_file = ${CASEDIR}/ldap.pass  # BDEKEY_LDAP_PASSWORD_FILE
+stdout-line: client_secret_file = ${CASEDIR}/client.secret  # option --client-secret-file
+stdout-line: client_key = ${CASEDIR}/client.key  # option --client-key
+stdout-lacks: SENTINEL
+stderr-lacks: SENTINEL
+
+=== secrets named in the config file are never printed either
+file: ldap.pass 0600
+| SENTINEL-ldap-password-7f3a9c
+file: client.secret 0600
+| SENTINEL-client-secret-51be02
+file: bdekey.conf 0600
+| [ldap]
+| mech = SIMPLE
+| password_file = ${CASEDIR}/ldap.pass
+| [graph]
+| client_secret_file = ${CASEDIR}/client.secret
+args: config --config ${CASEDIR}/bdekey.conf
+exit: 0
+stdout-line: password_file = ${CASEDIR}/ldap.pass  # ${CASEDIR}/bdekey.conf:3
+stdout-line: client_secret_file = ${CASEDIR}/client.secret  # ${CASEDIR}/bdekey.conf:5
+stdout-lacks: SENTINEL
+stderr-lacks: SENTINEL

@@ -21,10 +21,9 @@ exit: 2
 stderr-has: misplaced '-'
 
 === no directory configured
+# the runner's clean HOME keeps ~/.ldaprc out; an empty LDAPURI also
+# overrides a URI in the system's /etc/ldap/ldap.conf
 args: lookup --device PC1
-env: BDEKEY_LDAP_URI=
-env: BDEKEY_TENANT=
-env: BDEKEY_CONFIG=/dev/null
 env: LDAPCONF=/dev/null
 env: LDAPURI=
 exit: 2
@@ -32,8 +31,6 @@ stderr-has: no directory configured
 
 === --source graph without a tenant
 args: lookup --device PC1 --source graph
-env: BDEKEY_TENANT=
-env: BDEKEY_CONFIG=/dev/null
 exit: 2
 stderr-has: no Entra tenant configured
 
@@ -60,17 +57,33 @@ stderr-has: unexpected argument 'extra'
 
 === libldap's own LDAPURI is honoured when bdekey has no URI
 args: lookup --device PC1 --timeout 2
-env: BDEKEY_LDAP_URI=
-env: BDEKEY_TENANT=
-env: BDEKEY_CONFIG=/dev/null
 env: LDAPURI=ldap://127.0.0.1:9
 exit: 4
 stderr-has: bdekey: ad: ldap://127.0.0.1:9: cannot connect
 
 === libldap's built-in default (ldap://localhost) is not a configuration
 args: config
-env: BDEKEY_LDAP_URI=
-env: BDEKEY_CONFIG=/dev/null
 env: LDAPURI=
 exit: 0
 stdout-has: # uri: none: AD is not searched
+
+=== exit precedence: an auth failure beats an unreachable directory
+# AD cannot be reached (4), Entra ID has no sign-in (3): the answer is 3,
+# whichever directory answers first
+args: lookup --device PC1 --ldap-uri ldap://127.0.0.1:9 --timeout 2
+env: BDEKEY_TENANT=contoso.test
+env: BDEKEY_GRAPH=https://127.0.0.1:9/graph
+env: BDEKEY_AUTHORITY=https://127.0.0.1:9/auth
+exit: 3
+stdout:
+stderr-has: bdekey: ad: ldap://127.0.0.1:9: cannot connect
+stderr-has: bdekey: graph: not signed in to tenant 'contoso.test': run 'bdekey login'
+
+=== exit precedence in JSON: both errors, each with its kind
+args: lookup --device PC1 --ldap-uri ldap://127.0.0.1:9 --timeout 2 --json
+env: BDEKEY_TENANT=contoso.test
+env: BDEKEY_GRAPH=https://127.0.0.1:9/graph
+env: BDEKEY_AUTHORITY=https://127.0.0.1:9/auth
+exit: 3
+stdout:
+| {"query":{"device":"PC1","key_id":null,"source":"auto","show":false},"keys":[],"errors":[{"source":"ad","kind":"unreachable","message":"ldap://127.0.0.1:9: cannot connect: can't contact LDAP server"},{"source":"graph","kind":"auth","message":"not signed in to tenant 'contoso.test': run 'bdekey login'"}]}

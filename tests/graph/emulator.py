@@ -84,6 +84,7 @@ DEFAULT_KNOBS = {
     "retry_after_s": 1,
     "throttle_503_once": False,
     "fail_next": [],
+    "drop_next": [],
     "batch_refused": False,
     "batch_shuffle": True,
     "batch_max": 20,
@@ -297,6 +298,7 @@ class State:
         self.gen = Generated(gen_keys)
         self.log = log
         self.lock = threading.RLock()
+        self.codes_cond = threading.Condition(self.lock)    # a device code was issued
         self.huge_cache = {}
         self.reset()
 
@@ -335,6 +337,7 @@ class State:
                     self.keys.append(key)
             self.managed = [dict(m) for m in fx.get("managedDevices", [])]
             self.device_codes = {}
+            self.codes_issued = 0
             self.access_tokens = {}
             self.refresh_tokens = {}
             self.jtis = {}
@@ -347,7 +350,8 @@ class State:
         with self.lock:
             self.stats = {"http_requests": 0, "auth_requests": 0, "graph_requests": 0,
                           "tls_connections": 0, "token_requests": {}, "tokens_issued": 0,
-                          "key_reads": 0, "batch_requests": 0, "batch_items": 0, "throttled": 0}
+                          "key_reads": 0, "batch_requests": 0, "batch_items": 0, "throttled": 0,
+                          "dropped": 0}
 
     def _load_cert(self, app, path):
         full = path if os.path.isabs(path) else os.path.join(self.cert_dir, path)
@@ -500,6 +504,21 @@ class App:
                 return self.failure(rq, graph, 429, k["retry_after_s"], None)
         return None
 
+    def drop(self, rq):
+        """drop_next: whether to close this request's connection without an answer."""
+        with self.s.lock:
+            q = self.s.knobs["drop_next"]
+            for i, f in enumerate(q):
+                if f.get("match", "/graph/") in rq.path:
+                    n = int(f.get("count", 1)) - 1
+                    if n <= 0:
+                        del q[i]
+                    else:
+                        f["count"] = n
+                    self.s.stats["dropped"] += 1
+                    return True
+        return False
+
     def failure(self, rq, graph, status, retry_after, code):
         with self.s.lock:
             self.s.stats["throttled"] += 1
@@ -632,11 +651,13 @@ class App:
             device_code = "DAQABAAEAAA" + secrets.token_urlsafe(48)
             user_code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(9))
             interval = int(df["interval"])
+            self.s.codes_issued += 1
             rec = {"device_code": device_code, "user_code": user_code, "client_id": app["client_id"],
                    "scope": form["scope"], "created": now, "expires": now + int(df["expires_in"]),
                    "interval": interval, "status": "pending", "user": None, "polls": 0, "pending_answers": 0,
-                   "last_poll": None, "tenant": tenant}
+                   "last_poll": None, "tenant": tenant, "seq": self.s.codes_issued}
             self.s.device_codes[device_code] = rec
+            self.s.codes_cond.notify_all()
             uri = df["verification_uri"]
             r = Resp(200, {"user_code": user_code, "device_code": device_code, "verification_uri": uri,
                            "expires_in": int(df["expires_in"]), "interval": interval,
@@ -1431,6 +1452,30 @@ class App:
                 args.update(parse_form(rq.body) or {})
         return args
 
+    def wait_user_code(self, args):
+        """The user code of the first device code issued after the first `after`, waiting for it.
+
+        A test reads "issued" from /_test/device_codes, starts a sign-in, then asks for the
+        code that sign-in got: no polling of the client's output, no older pending code.
+        """
+        s = self.s
+        try:
+            after = int(args.get("after", ""))
+            timeout = min(float(args.get("timeout_s", 10)), 60.0)
+        except ValueError:
+            return Resp(400, {"error": "need ?after=N (and timeout_s=S, at most 60)"})
+        end = time.monotonic() + timeout
+        with s.codes_cond:
+            while True:
+                recs = [r for r in s.device_codes.values() if r["seq"] > after]
+                if recs:
+                    rec = min(recs, key=lambda r: r["seq"])
+                    return Resp(200, rec["user_code"] + "\n", ctype="text/plain")
+                left = end - time.monotonic()
+                if left <= 0:
+                    return Resp(408, {"error": "no device code issued after %d within %g s" % (after, timeout)})
+                s.codes_cond.wait(left)
+
     def test_hook(self, rq):
         name = "/".join(rq.segs[1:])
         s = self.s
@@ -1453,6 +1498,8 @@ class App:
                         return Resp(400, {"error": str(e)})
             with s.lock:
                 return Resp(200, s.knobs)
+        if rq.method == "GET" and name == "wait_user_code":
+            return self.wait_user_code(args)
         if rq.method == "GET":
             with s.lock:
                 if name == "audit":
@@ -1462,9 +1509,10 @@ class App:
                 if name == "stats":
                     return Resp(200, s.stats)
                 if name == "device_codes":
-                    return Resp(200, {"value": [
-                        {k: r[k] for k in ("user_code", "client_id", "scope", "status", "user", "polls", "interval")}
-                        for r in sorted(s.device_codes.values(), key=lambda r: r["created"])]})
+                    return Resp(200, {"issued": s.codes_issued, "value": [
+                        {k: r[k] for k in ("seq", "user_code", "client_id", "scope", "status", "user", "polls",
+                                           "interval")}
+                        for r in sorted(s.device_codes.values(), key=lambda r: r["seq"])]})
                 if name == "last_user_code":
                     recs = sorted(s.device_codes.values(), key=lambda r: r["created"])
                     return Resp(200, (recs[-1]["user_code"] + "\n") if recs else "", ctype="text/plain")
@@ -1592,6 +1640,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         rq = Req(self.command, target, headers, b"" if resp else body, "https://" + host)
         is_test = rq.segs[:1] == ["_test"]
+        # counted on arrival, before any answer: a client that got one was counted
+        if not is_test:
+            with srv.state.lock:
+                st = srv.state.stats
+                st["http_requests"] += 1
+                st["tls_connections"] += 1 if self.seq == 1 else 0
+        if resp is None and not is_test and app.drop(rq):
+            # a connection that dies after the request: no status line at all
+            self.close_connection = True
+            self.log_request_line(rq, headers, 0, 0, t0, "dropped")
+            return
         if resp is None:
             if any(ord(c) > 0x7E or ord(c) < 0x21 for c in target):
                 # raw non-ASCII or control bytes: the client did not percent-encode its URL
@@ -1602,11 +1661,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     if delay > 0:
                         time.sleep(delay / 1000.0)
                 resp = app.handle(rq)
-        if not is_test:
-            with srv.state.lock:
-                st = srv.state.stats
-                st["http_requests"] += 1
-                st["tls_connections"] += 1 if self.seq == 1 else 0
+        # logged before the answer goes out: when the client has it, the log has the line
+        self.log_request_line(rq, headers, resp.status, len(resp.body), t0, resp.note)
         self.send_response(resp.status)
         for k, v in resp.headers:
             self.send_header(k, v)
@@ -1627,13 +1683,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError:
             self.close_connection = True
+
+    def log_request_line(self, rq, headers, status, nbytes, t0, note):
         ms = (time.monotonic() - t0) * 1000
-        srv.log.line("http conn=%d seq=%d new_tls=%d resumed=%d %s %s %d bytes=%d ms=%.1f ua=%s "
-                     "ocp-client-name=%s ocp-client-version=%s client-request-id=%s %s" % (
-                         self.conn_id, self.seq, 1 if self.seq == 1 else 0, self.server.resumed,
-                         self.command, target, resp.status, len(resp.body), ms, q(headers.get("user-agent")),
-                         q(headers.get("ocp-client-name")), q(headers.get("ocp-client-version")),
-                         q(headers.get("client-request-id")), resp.note))
+        self.server.log.line("http conn=%d seq=%d new_tls=%d resumed=%d %s %s %d bytes=%d ms=%.1f ua=%s "
+                             "ocp-client-name=%s ocp-client-version=%s client-request-id=%s %s" % (
+                                 self.conn_id, self.seq, 1 if self.seq == 1 else 0, self.server.resumed,
+                                 self.command, rq.target, status, nbytes, ms, q(headers.get("user-agent")),
+                                 q(headers.get("ocp-client-name")), q(headers.get("ocp-client-version")),
+                                 q(headers.get("client-request-id")), note))
 
 
 class Server(http.server.ThreadingHTTPServer):

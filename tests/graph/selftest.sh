@@ -71,6 +71,13 @@ BASIC_AT=$(js 'd["access_token"]' <"$tmp/poll")
 check "basic scope" "https://graph.microsoft.com/BitlockerKey.ReadBasic.All https://graph.microsoft.com/Device.Read.All" "$(js 'd["scope"]' <"$tmp/poll")"
 check "basic no refresh token" None "$(js 'd.get("refresh_token")' <"$tmp/poll")"
 
+n=$("${CURL[@]}" "$GRAPH_EMU_URL/_test/device_codes" | js 'd["issued"]')
+check "no code after the newest yet" 408 "$(req /dev/null "$GRAPH_EMU_URL/_test/wait_user_code?after=$n&timeout_s=0.3")"
+( sleep 0.5; devicecode >/dev/null ) &
+check "wait_user_code waits for the next code" 200 "$(req "$tmp/uc" "$GRAPH_EMU_URL/_test/wait_user_code?after=$n&timeout_s=10")"
+wait
+check "wait_user_code gives that code" "$(js 'd["user_code"]' <"$tmp/dc")" "$(tr -d '\n' <"$tmp/uc")"
+check "device_codes: seq and issued" "$((n + 1)) $((n + 1))" "$("${CURL[@]}" "$GRAPH_EMU_URL/_test/device_codes" | js '"%d %d" % (d["value"][-1]["seq"], d["issued"])')"
 dc=$(devicecode)
 "${CURL[@]}" -o /dev/null -d user=x "$GRAPH_EMU_URL/_test/decline"
 check "declined" authorization_declined "$(poll "$dc")"
@@ -250,6 +257,11 @@ check "fail_next 1" 429 "$(get "$HD_AT" -D "$tmp/h" "$K/$GRAPH_FX_KEY_ALPHA_OS_O
 check "fail_next no Retry-After" 0 "$(grep -ci '^retry-after' "$tmp/h")"
 check "fail_next 2" 429 "$(get "$HD_AT" "$K/$GRAPH_FX_KEY_ALPHA_OS_OLD_ID")"
 check "fail_next done" 200 "$(get "$HD_AT" "$K/$GRAPH_FX_KEY_ALPHA_OS_OLD_ID")"
+cfg '{"drop_next":[{"match":"/recoveryKeys/","count":1}]}'
+check "drop_next: no answer at all" 52 "$(curl -s -o /dev/null -w '%{exitcode}' --cacert "$BDEKEY_CA_BUNDLE" -H "Authorization: Bearer $HD_AT" "$K/$GRAPH_FX_KEY_ALPHA_OS_OLD_ID")"
+check "drop_next: logged" 1 "$(grep -c "GET /graph/v1.0/informationProtection/bitlocker/recoveryKeys/$GRAPH_FX_KEY_ALPHA_OS_OLD_ID 0 bytes=0 .* dropped$" "$GRAPH_EMU_LOG")"
+check "drop_next: counted" 1 "$("${CURL[@]}" "$GRAPH_EMU_URL/_test/stats" | js 'd["dropped"]')"
+check "drop_next done" 200 "$(get "$HD_AT" "$K/$GRAPH_FX_KEY_ALPHA_OS_OLD_ID")"
 check "unknown knob refused" 400 "$(req /dev/null -H 'Content-Type: application/json' -d '{"throttle_evry_n":1}' "$GRAPH_EMU_URL/_test/config")"
 
 # ---------------------------------------------------------------- managed devices and rotation
@@ -287,6 +299,7 @@ APP_AT=$(js 'd["access_token"]' <"$tmp/cc")
 "${CURL[@]}" -o /dev/null -o /dev/null -H "Authorization: Bearer $APP_AT" -H "ocp-client-name: selftest" \
     "$K/$GRAPH_FX_KEY_OBRIEN_OS_ID" "$K/$GRAPH_FX_KEY_ZOE_USB_ID"
 check "second request reused the connection" 1 "$(grep -c "new_tls=0 .* GET /graph/v1.0/informationProtection/bitlocker/recoveryKeys/$GRAPH_FX_KEY_ZOE_USB_ID " "$GRAPH_EMU_LOG")"
+# read at once: a request's line is written before its answer
 check "ocp-client-name logged" 2 "$(grep -c 'ocp-client-name="selftest"' "$GRAPH_EMU_LOG")"
 check "TLS with the wrong CA fails" 60 "$(curl -s -o /dev/null -w '%{exitcode}' --cacert "$GRAPH_EMU_OTHER_CA" "$GRAPH_EMU_URL/_test/health")"
 check "stats" yes "$("${CURL[@]}" "$GRAPH_EMU_URL/_test/stats" | js '"yes" if d["http_requests"] > 50 and d["key_reads"] >= 8 else d')"

@@ -3,7 +3,9 @@
 # identity platform emulator (tests/graph/emulator.py, see README.md there):
 # sign-in (device code, refresh, secret, certificate), lookups by device
 # name and key ID, --show semantics, errors, $batch, throttling, rotation.
-# Request and handshake counts come from the emulator's log.
+# Request and handshake counts come from the emulator's log, which has a
+# request's line before the client has the answer; "nothing sent" comes
+# from its counters (/_test/stats), which count a request on arrival.
 #
 # Everything runs in a private temp dir (HOME, XDG_CACHE_HOME, ...); the
 # emulator is stopped on exit.  Every bdekey run is bounded by `timeout`.
@@ -73,15 +75,15 @@ cfg() {
 js() { "$PY" -c 'import json,sys; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(json.dumps(r) if isinstance(r,(dict,list,bool)) or r is None else r)' "$1"; }
 
 # run NAME EXPECTED_STATUS COMMAND...: stdout in $tmp/out, stderr in
-# $tmp/err, the emulator's log lines of the run in $tmp/log
+# $tmp/err, the emulator's log lines of the run in $tmp/log, its counters
+# reset before the run (sent)
 run() {
 	local name=$1 want=$2 rc n0
 	shift 2
+	emu stats/reset -o /dev/null -X POST || no "$name: emulator stats reset"
 	n0=$(wc -l <"$LOG")
 	timeout "$T" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
 	rc=$?
-	# the emulator logs a request after answering it: let it finish
-	sleep 0.2
 	tail -n +"$((n0 + 1))" "$LOG" | grep -v ' /_test/' >"$tmp/log"
 	if [ "$rc" = "$want" ]; then ok; else
 		no "$name: exit $rc, expected $want"
@@ -90,54 +92,60 @@ run() {
 }
 # bd NAME EXPECTED_STATUS ARGS...: run bdekey ARGS
 bd() { run "$1" "$2" "$BDEKEY" "${@:3}"; }
-# requests / new connections / token requests in $tmp/log
+# requests / token requests the emulator received during the last run,
+# from its counters
+sent() { emu stats | js 'd["http_requests"]'; }
+ntoken() { emu stats | js 'sum(d["token_requests"].values())'; }
+# requests / new connections / key reads tried in $tmp/log
 nreq() { grep -c '^[^ ]* http conn=' "$tmp/log"; }
 ntls() { grep -c '^[^ ]* http conn=.* new_tls=1 ' "$tmp/log"; }
-ntoken() { grep -c 'oauth2/v2.0/token' "$tmp/log"; }
 keyreads() { grep -c 'select=key' "$tmp/log"; }
 
 G=(--source graph)
+# codes_issued: device codes the emulator has issued so far
+codes_issued() { emu device_codes | js 'd["issued"]'; }
+# login_code N: the user code of the first device code issued after the
+# first N, as the emulator has it (it waits for the sign-in to ask)
+login_code() { emu "wait_user_code?after=$1&timeout_s=15" -f; }
 user_login() {	# user_login UPN: sign in through the device code flow
-	local upn=$1 code="" i pid
+	local upn=$1 code n pid rc
 	cfg '{"device_flow":{"auto_approve_user":null,"pending_polls":1}}'
-	: >"$tmp/login.err"
+	n=$(codes_issued)
 	timeout "$T" "$BDEKEY" login >"$tmp/login.out" 2>"$tmp/login.err" </dev/null &
 	pid=$!
-	# approve the code this login shows, not an older pending one
-	for i in $(seq 1 100); do
-		code=$(sed -n 's/.*enter the code \([A-Z0-9]*\).*/\1/p' "$tmp/login.err")
-		[ -n "$code" ] && break
-		sleep 0.1
-	done
+	# approve the code this login got, not an older pending one
+	code=$(login_code "$n")
 	emu approve -o /dev/null -f -d "user_code=$code" -d "user=$upn" ||
 		echo "approve $upn failed" >&2
 	wait "$pid"
-	echo $?
+	rc=$?
+	# and the code the user was shown is that one
+	grep -qF "enter the code $code " "$tmp/login.err" ||
+		rc="$rc, code '$code' not shown"
+	echo "$rc"
 }
 
 # ------------------------------------------------------------ not signed in
 bd "lookup before login" 3 lookup "${G[@]}" --device LAPTOP-ALPHA
-contains "not signed in says login" "$tmp/err" "run 'bdekey login'"
-check "nothing sent before login" 0 "$(nreq)"
+contains "not signed in says login" "$tmp/err" "not signed in to tenant 'contoso.test': run 'bdekey login'"
+check "nothing sent before login" 0 "$(sent)"
 
 # ------------------------------------------------------------ device code flow
 cfg '{"device_flow":{"auto_approve_user":null}}'
+n=$(codes_issued)
 timeout "$T" "$BDEKEY" login >"$tmp/out" 2>"$tmp/err" </dev/null &
 pid=$!
-for i in $(seq 1 100); do
-	code=$(sed -n 's/.*enter the code \([A-Z0-9]*\).*/\1/p' "$tmp/err")
-	[ -n "$code" ] && break
-	sleep 0.1
-done
+code=$(login_code "$n")
 emu decline -o /dev/null -f -d "user_code=$code" || no "decline $code"
 wait "$pid"
 check "declined sign-in exits 3" 3 $?
-contains "declined says so" "$tmp/err" "declined"
+contains "declined: the code was shown" "$tmp/err" "enter the code $code "
+contains "declined says so" "$tmp/err" "the sign-in was declined"
 contains "declined names the error" "$tmp/err" "authorization_declined"
 
 cfg '{"device_flow":{"expires_in":2,"interval":1,"pending_polls":100}}'
 bd "expired device code" 3 login
-contains "expired device code says so" "$tmp/err" "expired"
+contains "expired device code says so" "$tmp/err" "the sign-in code expired"
 cfg '{"device_flow":{"expires_in":900,"pending_polls":1}}'
 
 check "login approved through _test/approve" 0 "$(user_login helpdesk@contoso.test)"
@@ -182,6 +190,7 @@ bd "device lookup without --show" 0 lookup "${G[@]}" --device LAPTOP-ALPHA --jso
 check "no password without --show" false "$(js 'any("password" in k for k in d["keys"])' <"$tmp/out")"
 check "no \$select=key request without --show" 0 "$(keyreads)"
 check "device lookup without --show: 2 requests" 2 "$(nreq)"
+check "device lookup without --show: 2 requests counted" 2 "$(sent)"
 bd "human output" 0 lookup "${G[@]}" --device LAPTOP-ALPHA
 contains "human output has the key id" "$tmp/out" "${GRAPH_FX_KEY_ALPHA_FIXED_ID^^}"
 lacks "human output has no password" "$tmp/out" "$GRAPH_FX_KEY_ALPHA_FIXED_PASSWORD"
@@ -214,7 +223,9 @@ check "two devices: both device ids" "$(printf '%s\n' "$GRAPH_FX_DEV_SHARED1_DEV
 check "two devices: passwords" 2 "$(js 'sum(1 for k in d["keys"] if k["password_valid"])' <"$tmp/out")"
 
 bd "device without keys" 1 lookup "${G[@]}" --device EMPTY-PC
+contains "device without keys says so" "$tmp/err" "device 'EMPTY-PC' has no recovery key in Entra ID"
 bd "unknown device" 1 lookup "${G[@]}" --device NO-SUCH-PC
+contains "unknown device says so" "$tmp/err" "no device named 'NO-SUCH-PC' in Entra ID"
 bd "bad checksum" 5 lookup "${G[@]}" --device BADSUM-PC --show
 contains "bad checksum shown as invalid" "$tmp/out" "INVALID"
 
@@ -228,6 +239,8 @@ bd "full key ID, --show" 0 lookup "${G[@]}" --key-id "{${GRAPH_FX_KEY_ALPHA_OS_O
 check "full key ID --show: password" "$GRAPH_FX_KEY_ALPHA_OS_OLD_PASSWORD" "$(js 'd["keys"][0]["password"]' <"$tmp/out")"
 check "full key ID --show: 2 requests" 2 "$(nreq)"
 bd "unknown full key ID" 1 lookup "${G[@]}" --key-id 00000000-0000-4000-8000-000000000000
+contains "unknown full key ID says so" "$tmp/err" \
+	"no recovery key with ID '00000000-0000-4000-8000-000000000000' in Entra ID"
 
 bd "key ID prefix scan" 0 lookup "${G[@]}" --key-id 9f8e7d6c --show --json
 check "prefix: both matches" "${GRAPH_FX_KEY_COLLIDE_A_KEY_ID^^} ${GRAPH_FX_KEY_COLLIDE_B_KEY_ID^^}" \
@@ -238,6 +251,7 @@ check "prefix: only matches read" 2 "$(grep -c 'select=key 200' "$tmp/log")"
 bd "key ID prefix scan without --show" 0 lookup "${G[@]}" --key-id 9F8E7D6C --json
 check "prefix without --show: no key read" 0 "$(keyreads)"
 bd "prefix matching nothing" 1 lookup "${G[@]}" --key-id 0badf00d
+contains "prefix matching nothing says so" "$tmp/err" "no recovery key ID starts with '0BADF00D' in Entra ID"
 
 # throttling in the middle of a scan: every 3rd Graph request gets a 429
 cfg '{"throttle_every_n":3,"retry_after_s":1}'
@@ -255,8 +269,23 @@ check "429 inside a batch: all passwords" 3 "$(js 'sum(1 for k in d["keys"] if k
 check "429 inside a batch: retried" 1 "$(grep -c 'batch-item .*1a2b3c4d.* 429' "$tmp/log")"
 cfg '{"fail_next":[{"status":503,"retry_after":1,"match":"/recoveryKeys","count":10}]}'
 bd "throttled for good" 4 lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "throttled for good says so" "$tmp/err" "is still throttled (HTTP 503) after 5 attempts"
 contains "throttled for good names the request id" "$tmp/err" "client-request-id"
 cfg '{"fail_next":[]}'
+
+# a connection that dies before the answer (the first request of the run,
+# on a new connection, so libcurl does not retry it by itself): the GET is
+# sent again, on a new connection
+cfg '{"drop_next":[{"match":"/v1.0/devices","count":1}]}'
+bd "GET retried after a dropped connection" 0 lookup "${G[@]}" --device LAPTOP-ALPHA --json
+check "dropped: all keys" 3 "$(js 'len(d["keys"])' <"$tmp/out")"
+check "dropped: one connection dropped" 1 "$(emu stats | js 'd["dropped"]')"
+check "dropped: the first try dropped" 1 "$(grep -c 'GET /graph/v1.0/devices?.* 0 bytes=0 .* dropped$' "$tmp/log")"
+check "dropped: the second try answered" 1 "$(grep -c 'GET /graph/v1.0/devices?.* 200 bytes=' "$tmp/log")"
+check "dropped: two connections" 2 "$(ntls)"
+check "dropped: a new client-request-id" 2 \
+	"$(grep 'GET /graph/v1.0/devices?' "$tmp/log" | grep -o 'client-request-id="[^"]*"' | sort -u | wc -l)"
+cfg '{"drop_next":[]}'
 
 # ------------------------------------------------------------ $batch fallbacks
 cfg '{"page_size":100,"batch_refused":true}'
@@ -310,6 +339,7 @@ bd "logout" 0 logout
 check "logout removed the cache" 0 "$(ls "$XDG_CACHE_HOME"/bdekey | wc -l)"
 bd "logout again" 0 logout
 bd "lookup after logout" 3 lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "lookup after logout says login" "$tmp/err" "not signed in to tenant 'contoso.test': run 'bdekey login'"
 
 # ------------------------------------------------------------ application sign-in
 APP=(env BDEKEY_CLIENT_ID="$GRAPH_EMU_APP_CLIENT_ID")
@@ -345,8 +375,11 @@ cp "$GRAPH_EMU_APP_KEY" "$tmp/open.key"
 chmod 644 "$tmp/open.key"
 run "key readable by others" 2 "${APP[@]}" BDEKEY_CLIENT_CERT="$GRAPH_EMU_APP_CERT" \
 	BDEKEY_CLIENT_KEY="$tmp/open.key" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "key readable by others says so" "$tmp/err" "client key '$tmp/open.key' is readable by others: chmod 600 it"
 run "login refuses an app" 2 "${APP[@]}" BDEKEY_CLIENT_SECRET_FILE="$GRAPH_EMU_APP_SECRET_FILE" \
 	"$BDEKEY" login
+contains "login refuses an app: why" "$tmp/err" "needs no login: it signs in by itself"
+check "login refuses an app: nothing sent" 0 "$(sent)"
 
 # ------------------------------------------------------------ rotation
 SECRET=("${APP[@]}" BDEKEY_CLIENT_SECRET_FILE="$GRAPH_EMU_APP_SECRET_FILE")
@@ -358,9 +391,14 @@ contains "ambiguous managed device lists both" "$tmp/err" "$GRAPH_FX_MD_SHARED1_
 check "ambiguous: no rotation POST" 0 "$(grep -c 'rotateBitLockerKeys' "$tmp/log")"
 check "ambiguous: nothing rotated" 0 "$(emu rotations | js 'len(d["value"])')"
 run "rotate: unknown device" 1 "${SECRET[@]}" "$BDEKEY" rotate --device NO-SUCH-PC --yes
+contains "rotate: unknown device says so" "$tmp/err" "no device named 'NO-SUCH-PC' in Entra ID"
+check "unknown device: no rotation POST" 0 "$(grep -c 'rotateBitLockerKeys' "$tmp/log")"
 run "rotate: no terminal, no --yes" 2 setsid -w "${SECRET[@]}" "$BDEKEY" rotate --device LAPTOP-ALPHA
-check "no terminal: nothing sent" 0 "$(nreq)"
+contains "no terminal: says why" "$tmp/err" "no terminal to confirm on: give --yes"
+check "no terminal: nothing sent" 0 "$(sent)"
 run "rotate: both options" 2 "$BDEKEY" rotate --device A --device-id B --yes
+contains "both options: says which" "$tmp/err" "give exactly one of --device and --device-id"
+check "both options: nothing sent" 0 "$(sent)"
 cfg '{"ignore_managed_filter":true}'
 run "rotate with the filter ignored" 0 "${SECRET[@]}" "$BDEKEY" rotate --device LAPTOP-ALPHA --yes --reason INC-1
 cfg '{"ignore_managed_filter":false}'
@@ -384,9 +422,13 @@ check "helpdesk login" 0 "$(user_login helpdesk@contoso.test)"
 run "wrong CA" 4 env BDEKEY_CA_BUNDLE="$GRAPH_EMU_OTHER_CA" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
 contains "wrong CA: certificate problem" "$tmp/err" "certificate"
 run "no CA bundle: system store only" 4 env -u BDEKEY_CA_BUNDLE "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "no CA bundle: certificate problem" "$tmp/err" "certificate"
 port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 run "unreachable" 4 env BDEKEY_GRAPH="https://127.0.0.1:$port/graph" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "unreachable says so" "$tmp/err" "cannot reach 'https://127.0.0.1:$port/graph/v1.0/devices'"
 run "plain http refused" 2 env BDEKEY_GRAPH="http://127.0.0.1:$GRAPH_EMU_PORT/graph" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
+contains "plain http refused says why" "$tmp/err" "must be https://"
+check "plain http refused: nothing sent" 0 "$(sent)"
 
 # every lookup above without --show read no key: only --show runs did
 echo "graph: $pass passed, $fail failed"

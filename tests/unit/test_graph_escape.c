@@ -2,7 +2,8 @@
  * test_graph_escape.c - the pure pieces of the Graph backend and its
  * HTTPS/identity layers: OData literals and percent-encoding, volumeType
  * in its three forms, createdDateTime, answers wrapped in "value",
- * base64url, and the shape and signature of the JWT client assertion.
+ * base64url, the shape and signature of the JWT client assertion, the
+ * GUIDs the HTTPS layer sends and the statuses it retries.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -128,8 +129,16 @@ test_volume_type(void **state)
 		{ "\"removableDataVolume\"", "removableData" },
 		{ "4", "unknown" },
 		{ "\"unknownFutureValue\"", "unknown" },
+		{ "\"removableData\"", "removableData" },
 		{ "1.5", "unknown" },
 		{ "\"1x\"", "unknown" },
+		{ "\" 1\"", "unknown" },
+		{ "0", "unknown" },
+		{ "-1", "unknown" },
+		{ "\"-1\"", "unknown" },
+		{ "1e309", "unknown" },
+		{ "-1e309", "unknown" },
+		{ "9223372036854775808", "unknown" },
 		{ "null", "unknown" },
 		{ "true", "unknown" },
 		{ "{}", "unknown" },
@@ -455,13 +464,61 @@ test_random_guid(void **state)
 	uint8_t g[16];
 
 	(void)state;
-	http_random_guid(a);
-	http_random_guid(b);
+	bde_guid_random(a);
+	bde_guid_random(b);
 	assert_int_equal(strlen(a), BDE_GUID_LEN);
 	assert_int_equal(bde_guid_parse(a, g), 0);
 	assert_int_equal(a[14], '4');
 	assert_non_null(strchr("89ab", a[19]));
+	/* lower case, as a client-request-id and a jti are written */
+	assert_int_equal(strspn(a, "0123456789abcdef-"), BDE_GUID_LEN);
 	assert_string_not_equal(a, b);
+}
+
+/* GUIDs (and the names beside them) lower-cased, ASCII only. */
+static void
+test_guid_lower(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "1A2B3C4D-5E6F-4A70-8B91-C2D3E4F5A6B7",
+		  "1a2b3c4d-5e6f-4a70-8b91-c2d3e4f5a6b7" },
+		{ "{F47889C3-2578-42E6-A1E6-7D0EF46E7FD6}",
+		  "{f47889c3-2578-42e6-a1e6-7d0ef46e7fd6}" },
+		{ "already-lower-0123", "already-lower-0123" },
+		{ "Contoso.TEST", "contoso.test" },
+		/* "ZOË": the UTF-8 bytes of Ë are no ASCII letters */
+		{ "ZO\xc3\x8b", "zo\xc3\x8b" },
+		{ "@[`{", "@[`{" },
+		{ "", "" },
+	};
+	char buf[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		assert_ptr_equal(bde_guid_lower(buf), buf);
+		assert_string_equal(buf, cases[i].out);
+	}
+}
+
+/* The statuses worth asking again for, and no others. */
+static void
+test_status_retryable(void **state)
+{
+	static const long yes[] = { 429, 503, 504 };
+	static const long no[] = { 200, 204, 400, 401, 403, 404, 408, 500,
+		502, 505, 0, -1 };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		assert_true(http_status_retryable(yes[i]));
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (http_status_retryable(no[i]))
+			fail_msg("HTTP %ld taken as retryable", no[i]);
 }
 
 int
@@ -481,6 +538,8 @@ main(void)
 		cmocka_unit_test(test_assertion_wrong_key),
 		cmocka_unit_test(test_jwt_claims),
 		cmocka_unit_test(test_random_guid),
+		cmocka_unit_test(test_guid_lower),
+		cmocka_unit_test(test_status_retryable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

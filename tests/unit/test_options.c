@@ -1,7 +1,8 @@
 /*
  * test_options.c - every option in the code's tables appears in the
- * command's --help and in docs/bdekey.1, and every command has a
- * SYNOPSIS entry in the man page (curl's test1139 habit).
+ * command's --help and in docs/bdekey.1, short letter included, and every
+ * command has a SYNOPSIS entry in the man page (curl's test1139 habit).
+ * Names match whole: "Fl -device" is not found in "Fl -device-id".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,6 +50,31 @@ help_text(const struct cmd *c)
 	return text;
 }
 
+/* A character that can continue an option name. */
+static int
+name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '-';
+}
+
+/*
+ * Whether text holds pat as a whole word: neither preceded nor followed
+ * by a character of a name, so "--device" is not found in "--device-id"
+ * and "Fl -device" not in "Fl -device-id".
+ */
+static int
+has_word(const char *text, const char *pat)
+{
+	const char *p;
+	size_t n = strlen(pat);
+
+	for (p = text; (p = strstr(p, pat)) != NULL; p++)
+		if ((p == text || !name_char(p[-1])) && !name_char(p[n]))
+			return 1;
+	return 0;
+}
+
 /*
  * The text of ".Ss name" up to the next section, in a new string; a
  * command's own options must be documented there, not just anywhere.
@@ -83,8 +109,8 @@ test_help_and_man_agree(void **state)
 	for (i = 0; cmd_table[i] != NULL; i++) {
 		const struct cmd *c = cmd_table[i];
 
-		/* SYNOPSIS: ".Nm bdekey" then ".Cm name" */
-		snprintf(pat, sizeof(pat), "\n.Cm %s", c->name);
+		/* SYNOPSIS: ".Nm bdekey" then ".Cm name" on its own line */
+		snprintf(pat, sizeof(pat), "\n.Cm %s\n", c->name);
 		if (strstr(man, pat) == NULL)
 			fail_msg("%s: command '%s' is not in the man page",
 			    MANPAGE, c->name);
@@ -97,20 +123,27 @@ test_help_and_man_agree(void **state)
 
 			for (o = c->groups[g]->opts; o->name != NULL; o++) {
 				snprintf(pat, sizeof(pat), "--%s", o->name);
-				if (strstr(help, pat) == NULL)
+				if (!has_word(help, pat))
 					fail_msg("'%s --help' lacks %s",
 					    c->name, pat);
 				snprintf(pat, sizeof(pat), "Fl -%s", o->name);
-				if (where == NULL || strstr(where, pat) == NULL)
+				if (where == NULL || !has_word(where, pat))
 					fail_msg("%s lacks '%s' in %s", MANPAGE,
 					    pat, where == man ? "the page" :
 					    c->name);
 				if (o->key > 0 && o->key < 256) {
 					snprintf(pat, sizeof(pat), "-%c, --%s",
 					    o->key, o->name);
-					if (strstr(help, pat) == NULL)
+					if (!has_word(help, pat))
 						fail_msg("'%s --help' lacks %s",
 						    c->name, pat);
+					/* ".It Fl d , Fl -device" */
+					snprintf(pat, sizeof(pat),
+					    "Fl %c , Fl -%s", o->key, o->name);
+					if (where == NULL || !has_word(where, pat))
+						fail_msg("%s lacks '%s' in %s",
+						    MANPAGE, pat, where == man ?
+						    "the page" : c->name);
 				}
 				checked++;
 			}
@@ -126,30 +159,62 @@ test_help_and_man_agree(void **state)
 	free(man);
 }
 
+/* The option of c with this long name, or NULL. */
+static const struct cmd_option *
+find_option(const struct cmd *c, const char *name)
+{
+	const struct cmd_option *o;
+	size_t g;
+
+	for (g = 0; c->groups[g] != NULL; g++)
+		for (o = c->groups[g]->opts; o->name != NULL; o++)
+			if (strcmp(o->name, name) == 0)
+				return o;
+	return NULL;
+}
+
 /* The man page documents no option the code lacks. */
 static void
 test_man_has_no_stale_options(void **state)
 {
-	char *man = slurp(MANPAGE), *p, name[64];
+	char *man = slurp(MANPAGE), *p, *section, name[64];
 	const struct cmd_option *o;
-	size_t i, g, n;
+	size_t i, n;
 	int found;
 
 	(void)state;
+	/* ".It Fl d , Fl -device": the command has -d, and as --device */
+	for (i = 0; cmd_table[i] != NULL; i++) {
+		const struct cmd *c = cmd_table[i];
+
+		section = man_section(man, c->name);
+		for (p = section; p != NULL &&
+		    (p = strstr(p, "Fl ")) != NULL; p += 3) {
+			if ((p != section && name_char(p[-1])) ||
+			    p[3] == '-' || !name_char(p[3]) ||
+			    name_char(p[4]) || strncmp(p + 4, " , Fl -", 7) != 0)
+				continue;
+			for (n = 0; n < sizeof(name) - 1 &&
+			    name_char(p[11 + n]); n++)
+				name[n] = p[11 + n];
+			name[n] = '\0';
+			o = find_option(c, name);
+			if (o == NULL || o->key != p[3])
+				fail_msg("%s: %s documents -%c, --%s, which "
+				    "'%s --help' does not have", MANPAGE,
+				    c->name, p[3], name, c->name);
+		}
+		free(section);
+	}
 	for (p = man; (p = strstr(p, "Fl -")) != NULL; p += 4) {
-		for (n = 0; n < sizeof(name) - 1 && (p[4 + n] == '-' ||
-		    (p[4 + n] >= 'a' && p[4 + n] <= 'z')); n++)
+		for (n = 0; n < sizeof(name) - 1 && name_char(p[4 + n]); n++)
 			name[n] = p[4 + n];
 		name[n] = '\0';
 		if (strcmp(name, "help") == 0 || strcmp(name, "version") == 0)
 			continue;
 		found = 0;
 		for (i = 0; cmd_table[i] != NULL && !found; i++)
-			for (g = 0; cmd_table[i]->groups[g] != NULL; g++)
-				for (o = cmd_table[i]->groups[g]->opts;
-				    o->name != NULL; o++)
-					if (strcmp(o->name, name) == 0)
-						found = 1;
+			found = find_option(cmd_table[i], name) != NULL;
 		if (!found)
 			fail_msg("%s documents --%s, which no command has",
 			    MANPAGE, name);

@@ -1,0 +1,539 @@
+/*
+ * bind.c - getting a bound connection: which URIs may carry which bind
+ * (a password never crosses the network outside TLS), certificate
+ * verification, SASL, the bind itself, failover through the URIs, and the
+ * search base (ldap.conf BASE, else the RootDSE).
+ *
+ * Each server is tried in phases, connect (TCP, then TLS: ldaps:// or
+ * StartTLS), bind, base; a phase that fails makes the next URI the one to
+ * try only when the server could not be used (BDE_EUNREACH).
+ */
+#include "ldap/ad_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+
+#include <sasl/sasl.h>
+
+/* Whether a URI's scheme is TLS from the first byte (ldaps://). */
+static int
+ad_uri_is_ldaps(const char *uri)
+{
+	return strncasecmp(uri, "ldaps://", 8) == 0;
+}
+
+/*
+ * Whether every URI in a space- or comma-separated list would carry a
+ * simple bind inside TLS.  ldapi:// counts as cleartext: AD has none,
+ * and a password is never sent outside TLS.
+ */
+static int
+ad_uris_all_tls(const char *list, int starttls)
+{
+	const char *p = list;
+	size_t n;
+
+	if (list == NULL)
+		return starttls;
+	while (*p != '\0') {
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n == 0)
+			break;
+		if (!starttls && !(n >= 8 && ad_uri_is_ldaps(p)))
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
+/* The refusal of a simple bind on a cleartext URI. */
+static enum bde_status
+ad_cleartext(const char *uri, char **errstr)
+{
+	return bde_error(errstr, BDE_ECONFIG, "%s: refusing a simple bind "
+	    "without TLS: the password would cross the network in clear "
+	    "(use ldaps:// or --starttls)", uri);
+}
+
+/* Whether mech means a simple bind. */
+static int
+ad_mech_simple(const char *mech)
+{
+	return strcasecmp(mech, "SIMPLE") == 0;
+}
+
+/* Answers Cyrus SASL's questions from the settings. */
+struct ad_sasl {
+	const char *authcid;
+	const char *password;
+	int missing;		/* a question we could not answer */
+};
+
+static int
+ad_sasl_interact(LDAP *ld, unsigned flags, void *defaults, void *in)
+{
+	struct ad_sasl *s = defaults;
+	sasl_interact_t *q;
+
+	(void)ld;
+	(void)flags;
+	for (q = in; q->id != SASL_CB_LIST_END; q++) {
+		const char *v = NULL;
+
+		switch (q->id) {
+		case SASL_CB_AUTHNAME:
+			v = s->authcid;
+			break;
+		case SASL_CB_PASS:
+			v = s->password;
+			break;
+		case SASL_CB_USER:
+			/* no authzid: act as the authenticated identity */
+			v = "";
+			break;
+		case SASL_CB_GETREALM:
+			v = q->defresult;
+			break;
+		default:
+			break;
+		}
+		if (v == NULL) {
+			s->missing = (int)q->id;
+			return LDAP_OTHER;
+		}
+		q->result = v;
+		q->len = (unsigned)strlen(v);
+	}
+	return LDAP_SUCCESS;
+}
+
+/*
+ * Options common to every handle.  Timeouts: the network timeout bounds
+ * connect, LDAP_OPT_TIMEOUT every synchronous call (ldap_result without a
+ * timeout uses it), and the connect callback the TLS handshake and reads.
+ */
+static enum bde_status
+ad_set_options(struct ad *ad, const char *uri, int tls, char **errstr)
+{
+	struct timeval tv;
+	int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND;
+
+	tv.tv_sec = ad->timeout;
+	tv.tv_usec = 0;
+	ad_io_conncb(ad);
+	if (ldap_set_option(ad->ld, LDAP_OPT_PROTOCOL_VERSION, &v3) ||
+	    ldap_set_option(ad->ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) ||
+	    ldap_set_option(ad->ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) ||
+	    ldap_set_option(ad->ld, LDAP_OPT_TIMEOUT, &tv) ||
+	    ldap_set_option(ad->ld, LDAP_OPT_CONNECT_CB, &ad->conncb))
+		return bde_error(errstr, BDE_EPROTO,
+		    "%s: cannot set LDAP options", uri);
+	if (!tls)
+		return BDE_OK;
+	if (ldap_set_option(ad->ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand))
+		return bde_error(errstr, BDE_ECONFIG,
+		    "%s: cannot require certificate verification", uri);
+	return BDE_OK;
+}
+
+/*
+ * Certificate verification is not negotiable: whatever ldap.conf or
+ * LDAPTLS_REQCERT say (never/allow/try), demand a valid certificate.  A
+ * handle inherits libldap's global TLS context but not the CA paths it
+ * was made from (libldap open.c), so a per-handle context would lose
+ * TLS_CACERT; raise the global setting instead and rebuild that context.
+ */
+static enum bde_status
+ad_tls_demand(char **errstr)
+{
+	int cur = LDAP_OPT_X_TLS_NEVER, demand = LDAP_OPT_X_TLS_DEMAND;
+	int zero = 0;
+	char *diag = NULL;
+	enum bde_status st = BDE_OK;
+
+	if (ldap_get_option(NULL, LDAP_OPT_X_TLS_REQUIRE_CERT, &cur) ==
+	    LDAP_OPT_SUCCESS && (cur == LDAP_OPT_X_TLS_DEMAND ||
+	    cur == LDAP_OPT_X_TLS_HARD))
+		goto out;
+	if (ldap_set_option(NULL, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) ||
+	    ldap_set_option(NULL, LDAP_OPT_X_TLS_NEWCTX, &zero)) {
+		ldap_get_option(NULL, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+		st = bde_error(errstr, BDE_ECONFIG,
+		    "cannot set up TLS with certificate verification%s%s%s",
+		    diag ? " (" : "", diag ? diag : "", diag ? ")" : "");
+	}
+out:
+	if (diag != NULL)
+		ldap_memfree(diag);
+	return st;
+}
+
+/* The SASL security properties for a mechanism over this transport. */
+static const char *
+ad_secprops(int tls)
+{
+	/*
+	 * Inside TLS no SASL layer: AD refuses one on top of TLS (reference
+	 * "Binding securely").  In cleartext insist on a confidentiality
+	 * layer (GSSAPI sealing, ssf 56) so nothing, not even a password,
+	 * crosses the network readable; mechanisms without one (PLAIN, ...)
+	 * are refused by SASL itself.
+	 */
+	return tls ? "maxssf=0" : "minssf=56";
+}
+
+/* A simple bind (DN and password; only ever inside TLS). */
+static enum bde_status
+ad_bind_simple(struct ad *ad, const struct ad_settings *s, char **errstr)
+{
+	struct berval cred = {
+		.bv_len = strlen(s->password),
+		.bv_val = (char *)s->password,
+	};
+	enum bde_status st = BDE_OK;
+	int rc;
+
+	rc = ldap_sasl_bind_s(ad->ld, s->bind_dn, LDAP_SASL_SIMPLE, &cred,
+	    NULL, NULL, NULL);
+	if (rc != LDAP_SUCCESS) {
+		st = ad_fail(ad, ad->uri, rc, 1, errstr, "cannot bind as '%s'",
+		    s->bind_dn);
+		goto out;
+	}
+	ad->identity = strdup(s->bind_dn);
+	if (ad->identity == NULL)
+		st = ad_nomem(errstr);
+out:
+	return st;
+}
+
+/* A SASL bind with mechanism mech; tls says the connection is TLS. */
+static enum bde_status
+ad_bind_sasl(struct ad *ad, const struct ad_settings *s, const char *mech,
+    int tls, char **errstr)
+{
+	struct ad_sasl sasl = {
+		.authcid = s->bind_dn,
+		.password = s->password,
+		.missing = 0,
+	};
+	const char *uri = ad->uri;
+	char *user = NULL;
+	enum bde_status st = BDE_OK;
+	int rc, as;
+
+	if (ldap_set_option(ad->ld, LDAP_OPT_X_SASL_SECPROPS,
+	    ad_secprops(tls)) != LDAP_OPT_SUCCESS) {
+		st = bde_error(errstr, BDE_ECONFIG,
+		    "%s: cannot set SASL security properties", uri);
+		goto out;
+	}
+	rc = ldap_sasl_interactive_bind_s(ad->ld, NULL, mech, NULL, NULL,
+	    LDAP_SASL_QUIET, ad_sasl_interact, &sasl);
+	if (rc != LDAP_SUCCESS && sasl.missing != 0) {
+		st = bde_error(errstr, BDE_ECONFIG,
+		    "%s: SASL mechanism '%s' needs %s", uri, mech,
+		    sasl.missing == SASL_CB_PASS ?
+		    "a password (--password-file)" :
+		    sasl.missing == SASL_CB_AUTHNAME ?
+		    "a user name (--bind-dn)" : "input bdekey cannot give");
+		goto out;
+	}
+	if (rc == LDAP_AUTH_UNKNOWN) {
+		st = bde_error(errstr, BDE_ECONFIG, "%s: SASL mechanism '%s' "
+		    "is not available%s", uri, mech, tls ? "" : " or offers "
+		    "no encryption on ldap:// (use GSSAPI, ldaps:// or "
+		    "--starttls)");
+		goto out;
+	}
+	if (rc != LDAP_SUCCESS) {
+		/* GSSAPI takes the identity from the Kerberos ticket */
+		as = s->bind_dn != NULL && strcasecmp(mech, "GSSAPI") != 0;
+		st = ad_fail(ad, uri, rc, 1, errstr,
+		    "cannot bind with SASL %s%s%s%s", mech, as ? " as '" : "",
+		    as ? s->bind_dn : "", as ? "'" : "");
+		goto out;
+	}
+	/* who we are, as SASL knows it (a Kerberos principal for GSSAPI) */
+	if (ldap_get_option(ad->ld, LDAP_OPT_X_SASL_USERNAME, &user) ==
+	    LDAP_OPT_SUCCESS && user != NULL)
+		ad->identity = strdup(user);
+	else if (s->bind_dn != NULL)
+		ad->identity = strdup(s->bind_dn);
+out:
+	if (user != NULL)
+		ldap_memfree(user);
+	return st;
+}
+
+static enum bde_status
+ad_rootdse_entry(struct ad *ad, LDAPMessage *e, void *arg, char **errstr)
+{
+	struct berval **vals = NULL;
+	char **base = arg;
+	enum bde_status st = BDE_OK;
+
+	vals = ldap_get_values_len(ad->ld, e, "defaultNamingContext");
+	if (vals != NULL && vals[0] != NULL && *base == NULL) {
+		*base = strndup(vals[0]->bv_val, vals[0]->bv_len);
+		if (*base == NULL)
+			st = ad_nomem(errstr);
+	}
+	ldap_value_free_len(vals);
+	return st;
+}
+
+/*
+ * The search base into ad->base: the setting, else ldap.conf BASE
+ * (LDAP_OPT_DEFBASE), else the RootDSE's defaultNamingContext.
+ */
+static enum bde_status
+ad_find_base(struct ad *ad, const struct ad_settings *s, char **errstr)
+{
+	static char *attrs[] = { "defaultNamingContext", NULL };
+	/* RootDSE (RFC 4512 5.1): AD names its domain defaultNamingContext */
+	const struct ad_search q = {
+		.base = "",
+		.scope = LDAP_SCOPE_BASE,
+		.filter = "(objectClass=*)",
+		.attrs = attrs,
+		.what = "cannot read the RootDSE",
+		.entry = ad_rootdse_entry,
+		.arg = &ad->base,
+	};
+	char *conf = NULL;
+	enum bde_status st;
+
+	if (s->base != NULL && *s->base != '\0') {
+		ad->base = strdup(s->base);
+		st = ad->base != NULL ? BDE_OK : ad_nomem(errstr);
+		goto out;
+	}
+	if (ldap_get_option(ad->ld, LDAP_OPT_DEFBASE, &conf) ==
+	    LDAP_OPT_SUCCESS && conf != NULL && *conf != '\0') {
+		ad->base = strdup(conf);
+		st = ad->base != NULL ? BDE_OK : ad_nomem(errstr);
+		goto out;
+	}
+	st = ad_search_run(ad, &q, errstr);
+	if (st == BDE_OK && ad->base == NULL)
+		st = bde_error(errstr, BDE_ECONFIG,
+		    "%s: no search base: the RootDSE has no "
+		    "defaultNamingContext (set --base)", ad->uri);
+out:
+	if (conf != NULL)
+		ldap_memfree(conf);
+	return st;
+}
+
+/*
+ * A handle for uri (NULL: libldap's configured URIs) with our options;
+ * nothing is sent yet.  Refuses a simple bind on a cleartext URI.  Sets
+ * ad->ld, ad->uri (the URI named in messages), *tls (the connection will
+ * be TLS) and *starttls (by StartTLS).
+ */
+static enum bde_status
+ad_handle(struct ad *ad, const struct ad_settings *s, const char *mech,
+    const char *uri, int *tls, int *starttls, char **errstr)
+{
+	char *conf_uri = NULL;
+	const char *name = uri;
+	enum bde_status st = BDE_OK;
+	int rc;
+
+	rc = ldap_initialize(&ad->ld, uri);
+	if (rc != LDAP_SUCCESS) {
+		st = bde_error(errstr, BDE_ECONFIG, "'%s': bad LDAP URI: %s",
+		    uri ? uri : "(ldap.conf)", ldap_err2string(rc));
+		goto out;
+	}
+	if (uri == NULL) {
+		if (ldap_get_option(ad->ld, LDAP_OPT_URI, &conf_uri) !=
+		    LDAP_OPT_SUCCESS || conf_uri == NULL) {
+			st = bde_error(errstr, BDE_ECONFIG,
+			    "no LDAP URI configured (set --ldap-uri)");
+			goto out;
+		}
+		name = conf_uri;
+	}
+	/* ldaps:// is TLS already; StartTLS upgrades the others */
+	*starttls = s->starttls && !ad_uris_all_tls(name, 0);
+	*tls = *starttls || ad_uris_all_tls(name, 0);
+	if (ad_mech_simple(mech) && !*tls) {
+		st = ad_cleartext(name, errstr);
+		goto out;
+	}
+	free(ad->uri);
+	ad->uri = strdup(name);
+	if (ad->uri == NULL) {
+		st = ad_nomem(errstr);
+		goto out;
+	}
+	st = ad_set_options(ad, name, *tls, errstr);
+out:
+	if (conf_uri != NULL)
+		ldap_memfree(conf_uri);
+	return st;
+}
+
+/*
+ * TCP, then TLS (the ldaps:// handshake, or StartTLS).  Every failure
+ * here is BDE_EUNREACH: a handshake or certificate failure makes the
+ * next server the one to try.
+ */
+static enum bde_status
+ad_transport(struct ad *ad, int tls, int starttls, char **errstr)
+{
+	char *diag = NULL;
+	enum bde_status st = BDE_OK;
+	int rc;
+
+	ad->tcp_up = 0;
+	rc = ldap_connect(ad->ld);
+	if (rc == LDAP_SUCCESS && starttls)
+		rc = ldap_start_tls_s(ad->ld, NULL, NULL);
+	if (rc != LDAP_SUCCESS && tls && ad->tcp_up && !ad->timed_out &&
+	    (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)) {
+		/* TCP worked, TLS did not: most often an unknown CA */
+		diag = ad_diag(ad->ld);
+		st = bde_error(errstr, BDE_EUNREACH, "%s: TLS handshake "
+		    "failed: %s", ad->uri, diag ? diag : "certificate not "
+		    "verified (is its CA in TLS_CACERT or LDAPTLS_CACERT, and "
+		    "the host name in it?)");
+		goto out;
+	}
+	if (rc != LDAP_SUCCESS) {
+		st = ad_fail(ad, ad->uri, rc, 0, errstr, "cannot connect%s",
+		    starttls ? " with StartTLS" : "");
+		if (st == BDE_EPROTO || st == BDE_ECONFIG)
+			st = BDE_EUNREACH;
+	}
+out:
+	free(diag);
+	return st;
+}
+
+/*
+ * Try one server: a handle for uri (NULL: libldap's configured URIs),
+ * connect, TLS, bind, base.  On failure ad->ld is closed again.
+ */
+static enum bde_status
+ad_try(struct ad *ad, const struct ad_settings *s, const char *mech,
+    const char *uri, char **errstr)
+{
+	enum bde_status st;
+	int tls = 0, starttls = 0;
+
+	ad->timed_out = 0;
+	st = ad_handle(ad, s, mech, uri, &tls, &starttls, errstr);
+	if (st != BDE_OK)
+		goto out;
+	st = ad_transport(ad, tls, starttls, errstr);
+	if (st != BDE_OK)
+		goto out;
+	st = ad_mech_simple(mech) ? ad_bind_simple(ad, s, errstr) :
+	    ad_bind_sasl(ad, s, mech, tls, errstr);
+	if (st != BDE_OK)
+		goto out;
+	st = ad_find_base(ad, s, errstr);
+out:
+	if (st != BDE_OK && ad->ld != NULL) {
+		ldap_unbind_ext_s(ad->ld, NULL, NULL);
+		ad->ld = NULL;
+	}
+	return st;
+}
+
+/* The mechanism to use: the setting, else GSSAPI. */
+static const char *
+ad_mech(const struct ad_settings *s)
+{
+	return s->mech != NULL && *s->mech != '\0' ? s->mech : "GSSAPI";
+}
+
+enum bde_status
+ad_check(const struct ad_settings *s, char **errstr)
+{
+	const char *mech = ad_mech(s);
+	char *conf = NULL;
+	enum bde_status st = BDE_OK;
+	size_t i;
+
+	if (!ad_mech_simple(mech))
+		goto out;
+	if (s->bind_dn == NULL || *s->bind_dn == '\0') {
+		st = bde_error(errstr, BDE_ECONFIG,
+		    "a simple bind needs a bind DN (--bind-dn)");
+		goto out;
+	}
+	/* before sending anything anywhere: no password in clear */
+	for (i = 0; s->uris != NULL && s->uris[i] != NULL; i++) {
+		if (!ad_uris_all_tls(s->uris[i], s->starttls)) {
+			st = ad_cleartext(s->uris[i], errstr);
+			goto out;
+		}
+	}
+	/* no URI set: libldap's ldap.conf URI list is what will be used */
+	if ((s->uris == NULL || s->uris[0] == NULL) &&
+	    ldap_get_option(NULL, LDAP_OPT_URI, &conf) == LDAP_OPT_SUCCESS &&
+	    conf != NULL && !ad_uris_all_tls(conf, s->starttls))
+		st = ad_cleartext(conf, errstr);
+out:
+	if (conf != NULL)
+		ldap_memfree(conf);
+	return st;
+}
+
+enum bde_status
+ad_connect(struct ad *ad, const struct ad_settings *s, char **errstr)
+{
+	const char *mech = ad_mech(s);
+	char *tried = NULL, *msg = NULL, *t;
+	enum bde_status st;
+	size_t i = 0, nuris = 0;
+
+	st = ad_check(s, errstr);
+	if (st != BDE_OK)
+		goto out;
+	/* an empty password makes an unauthenticated bind (RFC 4513 5.1.2) */
+	if (ad_mech_simple(mech) &&
+	    (s->password == NULL || *s->password == '\0')) {
+		st = bde_error(errstr, BDE_ECONFIG,
+		    "a simple bind needs a password (--password-file)");
+		goto out;
+	}
+	st = ad_tls_demand(errstr);
+	if (st != BDE_OK)
+		goto out;
+	if (s->uris != NULL)
+		while (s->uris[nuris] != NULL)
+			nuris++;
+
+	/* failover: the next URI only when this one could not be used */
+	do {
+		free(msg);
+		msg = NULL;
+		st = ad_try(ad, s, mech, nuris ? s->uris[i] : NULL, &msg);
+		if (st == BDE_EUNREACH && nuris > 1) {
+			if (asprintf(&t, "%s%s%s", tried ? tried : "",
+			    tried ? "; " : "", msg ? msg : "?") < 0) {
+				st = ad_nomem(errstr);
+				goto out;
+			}
+			free(tried);
+			tried = t;
+		}
+	} while (st == BDE_EUNREACH && ++i < nuris);
+	if (st == BDE_EUNREACH && nuris > 1)
+		bde_error(errstr, st, "no directory server answered: %s", tried);
+	else if (st != BDE_OK)
+		bde_error(errstr, st, "%s", msg ? msg : "cannot open");
+out:
+	free(tried);
+	free(msg);
+	return st;
+}
