@@ -3,6 +3,7 @@
 #   make                      build $(O)/bdekey
 #   make check                build and run every test (unit, CLI, AD, Graph)
 #   make check SANITIZE=address,undefined
+#   make check VALGRIND=1     unit and CLI tests under valgrind's memcheck
 #   make DEVELOPER=1          warnings are errors
 #   make deps                 install the Debian packages (as root)
 #   make install PREFIX=/usr DESTDIR=/tmp/pkg
@@ -20,6 +21,7 @@ PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
 FUZZ_SECONDS ?= 30
 SANITIZE ?=
+VALGRIND ?=
 DEVELOPER ?=
 
 comma := ,
@@ -50,7 +52,7 @@ deb_cmocka := libcmocka-dev
 DEB_BUILD := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
 	libldap-dev libsasl2-dev libssl-dev libbde-dev libbfio-dev libblkid-dev \
 	libcryptsetup-dev
-DEB_TEST := libcmocka-dev mandoc clang libclang-rt-14-dev python3 python3-cryptography openssl \
+DEB_TEST := libcmocka-dev mandoc cppcheck valgrind clang libclang-rt-14-dev python3 python3-cryptography openssl \
 	curl procps samba samba-ad-dc samba-ad-provision winbind python3-samba \
 	ldb-tools krb5-user ldap-utils libsasl2-modules time \
 	libsasl2-modules-gssapi-mit util-linux bsdutils ncurses-bin \
@@ -126,7 +128,8 @@ check: deps-if-root
 	$(MAKE) --no-print-directory check-run
 
 check-run: $(O)/bdekey $(UNIT_BINS) $(O)/tests/voltool
-	BDEKEY=$(abspath $(O)/bdekey) O=$(O) tests/run-all.sh $(UNIT_BINS)
+	BDEKEY=$(abspath $(O)/bdekey) O=$(O) VALGRIND=$(VALGRIND) \
+		tests/run-all.sh $(UNIT_BINS)
 
 deps-if-root:
 	@tools/deps.sh --check-or-install $(DEB_ALL)
@@ -159,8 +162,13 @@ $(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(O)/libbdekey.a
 bench: $(O)/bdekey
 	BDEKEY=$(abspath $(O)/bdekey) bench/run.sh
 
+# the man pages and cppcheck (configuration: tools/cppcheck.supp)
 lint:
-	mandoc -T lint -W warning docs/bdekey.1
+	mandoc -T lint -W warning docs/bdekey.1 docs/bdekey.conf.5
+	cppcheck -q --std=c11 --enable=warning,style,portability,performance \
+		--error-exitcode=1 --inline-suppr \
+		--suppressions-list=tools/cppcheck.supp -I. -D_GNU_SOURCE \
+		core checksum http identity graph ldap volume cmd
 
 install: $(O)/bdekey
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \

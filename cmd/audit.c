@@ -13,6 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Said whenever the log cannot be written: then nothing goes ahead. */
+#define NO_RECORD "nothing is revealed or changed without a record"
+
 /* mkdir -p for the log's directory, new directories 0700. */
 static int
 make_parent(const char *path)
@@ -55,13 +58,13 @@ audit_open(struct audit *a, const char *path)
 	}
 	if (make_parent(path) < 0) {
 		cmd_warn("audit log '%s': cannot create its directory: %s; "
-		    "not showing the password", path, strerror(errno));
+		    NO_RECORD, path, strerror(errno));
 		return -1;
 	}
 	a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
 	    0600);
 	if (a->fd < 0) {
-		cmd_warn("audit log '%s': %s; not showing the password", path,
+		cmd_warn("audit log '%s': %s; " NO_RECORD, path,
 		    strerror(errno));
 		return -1;
 	}
@@ -87,25 +90,24 @@ audit_record_new(const char *action, const struct bde_key *k,
 	cJSON_AddNumberToObject(rec, "uid", (double)getuid());
 	cJSON_AddStringToObject(rec, "host", host);
 	cJSON_AddStringToObject(rec, "action", action);
-	if (identity != NULL)
-		cJSON_AddStringToObject(rec, "identity", identity);
-	else
-		cJSON_AddNullToObject(rec, "identity");
+	/* names and DNs come from a directory: valid UTF-8 whatever it sent */
+	if (cmd_json_add(rec, "identity", identity) < 0)
+		goto fail;
 	if (k != NULL) {
 		cJSON_AddStringToObject(rec, "source", k->source);
-		if (k->device)
-			cJSON_AddStringToObject(rec, "device", k->device);
-		if (k->device_id)
-			cJSON_AddStringToObject(rec, "device_id", k->device_id);
-		cJSON_AddStringToObject(rec, "key_id", k->key_id);
-		if (k->dn)
-			cJSON_AddStringToObject(rec, "dn", k->dn);
+		if ((k->device && cmd_json_add(rec, "device", k->device) < 0) ||
+		    (k->device_id &&
+		    cmd_json_add(rec, "device_id", k->device_id) < 0) ||
+		    cmd_json_add(rec, "key_id", k->key_id) < 0 ||
+		    (k->dn && cmd_json_add(rec, "dn", k->dn) < 0))
+			goto fail;
 	}
-	if (reason != NULL)
-		cJSON_AddStringToObject(rec, "reason", reason);
-	else
-		cJSON_AddNullToObject(rec, "reason");
+	if (cmd_json_add(rec, "reason", reason) < 0)
+		goto fail;
 	return rec;
+fail:
+	cJSON_Delete(rec);
+	return NULL;
 }
 
 int
@@ -126,7 +128,7 @@ audit_write(struct audit *a, cJSON *rec)
 	/* one write of the whole line: O_APPEND keeps lines whole */
 	w = write(a->fd, line, len + 1);
 	if (w != (ssize_t)(len + 1)) {
-		cmd_warn("audit log '%s': %s; not showing the password",
+		cmd_warn("audit log '%s': %s; " NO_RECORD,
 		    a->path, w < 0 ? strerror(errno) : "short write");
 		goto out;
 	}
@@ -144,12 +146,12 @@ audit_close(struct audit *a)
 
 	if (a->fd >= 0) {
 		if (fsync(a->fd) < 0) {
-			cmd_warn("audit log '%s': %s; not showing the password",
+			cmd_warn("audit log '%s': %s; " NO_RECORD,
 			    a->path, strerror(errno));
 			rc = -1;
 		}
 		if (close(a->fd) < 0 && rc == 0) {
-			cmd_warn("audit log '%s': %s; not showing the password",
+			cmd_warn("audit log '%s': %s; " NO_RECORD,
 			    a->path, strerror(errno));
 			rc = -1;
 		}

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <cJSON.h>
+
 #include "core/core.h"
 
 /* Exit statuses: the contract documented in docs/bdekey.1. */
@@ -170,6 +172,15 @@ int cmd_parse_options(struct cmd_ctx *ctx, int argc, char **argv);
 const char *cmd_safe(const char *s);
 size_t cmd_safe_copy(const char *s, char *out, size_t outlen);
 void cmd_safe_release(void);
+
+/*
+ * Server text for JSON output: a cJSON string (null for NULL) that is
+ * valid UTF-8 whatever s holds (each invalid byte becomes U+FFFD; cJSON
+ * escapes the controls).  cmd_json_string returns a new item (NULL when
+ * out of memory); cmd_json_add adds it to obj as name: 0 or -1.
+ */
+cJSON *cmd_json_string(const char *s);
+int cmd_json_add(cJSON *obj, const char *name, const char *s);
 
 /*
  * "bdekey: " + message + newline on stderr; the message is made safe

@@ -107,11 +107,6 @@ denied_unreported(const struct find *f, const struct bde_key *k)
 	return k->pw == BDE_PW_DENIED && (j == NULL || j->st != BDE_EPERM);
 }
 
-static cJSON *
-json_str_or_null(const char *s)
-{
-	return s != NULL ? cJSON_CreateString(s) : cJSON_CreateNull();
-}
 
 /* Add one key to the JSON array; returns -1 when out of memory. */
 static int
@@ -131,26 +126,26 @@ json_key(cJSON *arr, const struct find *f, const struct bde_key *k, int show)
 	cJSON_AddItemToArray(src, cJSON_CreateString(k->source));
 	if (k->also != NULL)
 		cJSON_AddItemToArray(src, cJSON_CreateString(k->also));
-	cJSON_AddItemToObject(o, "device", json_str_or_null(k->device));
-	cJSON_AddItemToObject(o, "device_id", json_str_or_null(k->device_id));
+	cJSON_AddItemToObject(o, "device", cmd_json_string(k->device));
+	cJSON_AddItemToObject(o, "device_id", cmd_json_string(k->device_id));
 	cJSON_AddStringToObject(o, "key_id", k->key_id);
 	cJSON_AddStringToObject(o, "created", created);
 	cJSON_AddItemToObject(o, "volume_guid",
-	    json_str_or_null(k->volume_guid));
-	cJSON_AddItemToObject(o, "volume", json_str_or_null(k->volume));
-	cJSON_AddItemToObject(o, "dn", json_str_or_null(k->dn));
+	    cmd_json_string(k->volume_guid));
+	cJSON_AddItemToObject(o, "volume", cmd_json_string(k->volume));
+	cJSON_AddItemToObject(o, "dn", cmd_json_string(k->dn));
 	cJSON_AddItemToObject(o, "computer_dn",
-	    json_str_or_null(k->computer_dn));
+	    cmd_json_string(k->computer_dn));
 	if (show && k->pw == BDE_PW_READ) {
 		int ok = password_ok(k->password, why, sizeof(why));
 
 		cJSON_AddStringToObject(o, "password", k->password);
 		cJSON_AddBoolToObject(o, "password_valid", ok);
 		cJSON_AddItemToObject(o, "password_error",
-		    json_str_or_null(ok ? NULL : why));
+		    cmd_json_string(ok ? NULL : why));
 	} else {
 		cJSON_AddNullToObject(o, "password_valid");
-		cJSON_AddItemToObject(o, "password_error", json_str_or_null(
+		cJSON_AddItemToObject(o, "password_error", cmd_json_string(
 		    k->pw == BDE_PW_DENIED ? denied_text(f, k, why, sizeof(why)) :
 		    NULL));
 	}
@@ -174,8 +169,8 @@ print_json(const struct settings *s, const struct lookup_opts *lo,
 	errs = cJSON_AddArrayToObject(root, "errors");
 	if (q == NULL || arr == NULL || errs == NULL)
 		goto out;
-	cJSON_AddItemToObject(q, "device", json_str_or_null(lo->device));
-	cJSON_AddItemToObject(q, "key_id", json_str_or_null(lo->key_id));
+	cJSON_AddItemToObject(q, "device", cmd_json_string(lo->device));
+	cJSON_AddItemToObject(q, "key_id", cmd_json_string(lo->key_id));
 	cJSON_AddStringToObject(q, "source", s->source == SOURCE_AUTO ?
 	    "auto" : settings_sources[s->source - 1]);
 	cJSON_AddBoolToObject(q, "show", lo->show);
@@ -193,8 +188,7 @@ print_json(const struct settings *s, const struct lookup_opts *lo,
 		cJSON_AddItemToArray(errs, e);
 		cJSON_AddStringToObject(e, "source", j->backend->name);
 		cJSON_AddStringToObject(e, "kind", bde_status_kind(j->st));
-		cJSON_AddStringToObject(e, "message",
-		    j->err ? j->err : "failed");
+		cmd_json_add(e, "message", j->err ? j->err : "failed");
 	}
 	/* every withheld password is an error, reported or not */
 	for (i = 0; i < f->keys.n; i++) {
@@ -211,8 +205,7 @@ print_json(const struct settings *s, const struct lookup_opts *lo,
 		cJSON_AddStringToObject(e, "kind",
 		    bde_status_kind(BDE_EPERM));
 		cJSON_AddStringToObject(e, "key_id", k->key_id);
-		cJSON_AddStringToObject(e, "message",
-		    denied_text(f, k, why, sizeof(why)));
+		cmd_json_add(e, "message", denied_text(f, k, why, sizeof(why)));
 	}
 	text = cJSON_PrintUnformatted(root);
 	if (text == NULL)

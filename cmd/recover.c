@@ -317,7 +317,6 @@ run_recover(struct cmd_ctx *ctx)
 	status = locate(s, ro, ctx->want, &id, key_id, &device);
 	if (status != EXIT_OK)
 		goto out;
-	status = EXIT_USAGE;
 
 	printf("\n4. root cause\n");
 	for (i = 0; i < Q_COUNT; i++) {

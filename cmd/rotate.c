@@ -54,10 +54,16 @@ confirm(int tty, const struct bde_device *m)
 	return tty_confirm(tty, q) == 1;
 }
 
-/* The audit record comes before the request: no record, no rotation. */
+/*
+ * The rotation in the audit log: the intent before the request (outcome
+ * NULL: no record, no rotation), then its outcome ("requested", "failed"
+ * or "unknown" when the request may have reached Intune unanswered) and
+ * the error, if any.  0, or -1 (printed).
+ */
 static int
 audit_rotation(const struct settings *s, const char *reason,
-    const struct bde_device *m, const char *identity)
+    const struct bde_device *m, const char *identity, const char *outcome,
+    const char *error)
 {
 	struct audit a;
 	cJSON *rec;
@@ -69,9 +75,11 @@ audit_rotation(const struct settings *s, const char *reason,
 	rec = audit_record_new("rotate", NULL, identity, reason);
 	if (rec == NULL ||
 	    cJSON_AddStringToObject(rec, "source", "graph") == NULL ||
-	    cJSON_AddStringToObject(rec, "device", m->name) == NULL ||
-	    cJSON_AddStringToObject(rec, "device_id", m->device_id) == NULL ||
-	    cJSON_AddStringToObject(rec, "managed_device_id", m->id) == NULL) {
+	    cmd_json_add(rec, "device", m->name) < 0 ||
+	    cmd_json_add(rec, "device_id", m->device_id) < 0 ||
+	    cmd_json_add(rec, "managed_device_id", m->id) < 0 ||
+	    (outcome != NULL && (cmd_json_add(rec, "outcome", outcome) < 0 ||
+	    cmd_json_add(rec, "error", error) < 0))) {
 		cJSON_Delete(rec);
 		cmd_warn("rotate: out of memory");
 		goto out;
@@ -92,6 +100,7 @@ rotate_device(struct settings *s, const char *device, const char *device_id,
 	struct bde_backend b;
 	struct bde_device m;
 	enum bde_status st;
+	const char *outcome;
 	char *err = NULL;
 	int status;
 
@@ -114,11 +123,22 @@ rotate_device(struct settings *s, const char *device, const char *device_id,
 		status = EXIT_NOTFOUND;
 		goto out;
 	}
-	if (audit_rotation(s, reason, &m, b.ops->identity(b.self)) < 0) {
+	if (audit_rotation(s, reason, &m, b.ops->identity(b.self), NULL,
+	    NULL) < 0) {
 		status = EXIT_IO;
 		goto out;
 	}
 	st = b.ops->rotate(b.self, &m, &err);
+	/* unreachable after sending: Intune may have taken it or not */
+	outcome = st == BDE_OK ? "requested" : st == BDE_EUNREACH ? "unknown" :
+	    "failed";
+	if (audit_rotation(s, reason, &m, b.ops->identity(b.self), outcome,
+	    st == BDE_OK ? NULL : err) < 0 && st == BDE_OK) {
+		cmd_warn("rotate: the rotation was requested, but its outcome "
+		    "could not be recorded");
+		status = EXIT_IO;
+		goto out;
+	}
 	if (st != BDE_OK) {
 		cmd_warn("rotate: %s", err != NULL ? err : "failed");
 		status = cmd_exit_status(st);

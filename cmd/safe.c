@@ -9,6 +9,7 @@
  */
 #include "cmd/cmd.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,4 +123,52 @@ cmd_safe_release(void)
 		free(safe_ring[i]);
 		safe_ring[i] = NULL;
 	}
+}
+
+cJSON *
+cmd_json_string(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, i = 0, o = 0, len;
+	unsigned cp;
+	cJSON *item;
+	char *fixed;
+
+	if (s == NULL)
+		return cJSON_CreateNull();
+	n = strlen(s);
+	while (i < n && (len = utf8_seq(p + i, n - i, &cp)) > 0)
+		i += len;
+	if (i == n)
+		return cJSON_CreateString(s);
+	/* each invalid byte becomes U+FFFD (3 bytes) */
+	if (n > (SIZE_MAX - 1) / 3 || (fixed = malloc(n * 3 + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i += len) {
+		len = utf8_seq(p + i, n - i, &cp);
+		if (len == 0) {
+			memcpy(fixed + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			len = 1;
+		} else {
+			memcpy(fixed + o, p + i, len);
+			o += len;
+		}
+	}
+	fixed[o] = '\0';
+	item = cJSON_CreateString(fixed);
+	free(fixed);
+	return item;
+}
+
+int
+cmd_json_add(cJSON *obj, const char *name, const char *s)
+{
+	cJSON *item = cmd_json_string(s);
+
+	if (item == NULL || !cJSON_AddItemToObject(obj, name, item)) {
+		cJSON_Delete(item);
+		return -1;
+	}
+	return 0;
 }

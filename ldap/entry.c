@@ -171,25 +171,38 @@ ad_dn_parent(const char *uri, const struct berval *dn, char **parent,
 		    (int)dn->bv_len, dn->bv_val);
 		goto out;
 	}
-	pdn.bv_val = dn->bv_val + n + 1;
-	pdn.bv_len = dn->bv_len - n - 1;
+	/*
+	 * libldap's DN parser reads one byte past bv_len (valgrind shows it):
+	 * hand it a NUL-terminated copy, not a slice of the entry
+	 */
+	*parent = strndup(dn->bv_val + n + 1, dn->bv_len - n - 1);
+	if (*parent == NULL) {
+		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
+		goto out;
+	}
+	pdn.bv_val = *parent;
+	pdn.bv_len = strlen(*parent);
+	if (pdn.bv_len != dn->bv_len - n - 1) {
+		st = bde_error(errstr, BDE_EPROTO, "%s: recovery object DN "
+		    "'%s...' holds a NUL byte", uri, *parent);
+		goto out;
+	}
 	/* unescaping is ldap_str2dn's job: "Lab (1) *x\\y\, Zo..." */
 	if (ldap_bv2dn(&pdn, &ldn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS ||
 	    ldn == NULL || ldn[0] == NULL || ldn[0][0] == NULL) {
 		st = bde_error(errstr, BDE_EPROTO,
-		    "%s: cannot parse DN '%.*s'", uri, (int)pdn.bv_len,
-		    pdn.bv_val);
+		    "%s: cannot parse DN '%s'", uri, *parent);
 		goto out;
 	}
-	*parent = strndup(pdn.bv_val, pdn.bv_len);
 	*name = strndup(ldn[0][0]->la_value.bv_val, ldn[0][0]->la_value.bv_len);
-	if (*parent == NULL || *name == NULL) {
+	if (*name == NULL)
+		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
+out:
+	if (st != BDE_OK) {
 		free(*parent);
 		free(*name);
 		*parent = *name = NULL;
-		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
 	}
-out:
 	if (ldn != NULL)
 		ldap_dnfree(ldn);
 	return st;

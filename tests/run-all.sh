@@ -50,6 +50,43 @@ run() {
 	[ "$rc" -eq 0 ] || [ "${m:-0}" -gt 0 ] || tests_fail=$((tests_fail + 1))
 }
 
+# The sanitizer reports and the summary; the exit status of the run.
+finish() {
+	if [ -n "$(ls -A "$sanlogs")" ]; then
+		echo "== sanitizer reports"
+		cat "$sanlogs"/*
+		fail=$((fail + 1))
+		tests_fail=$((tests_fail + 1))
+		failed+=("sanitizer reports")
+	fi
+	rm -rf "$sanlogs" "$out" ${vgwrap:+"$vgwrap"}
+	echo
+	[ "$fail" -eq 0 ] || echo "failed suites: ${failed[*]}"
+	echo "suites: $pass passed, $fail failed"
+	echo "check: $tests_pass passed, $tests_fail failed"
+	[ "$fail" -eq 0 ]
+}
+
+# make check VALGRIND=1: the unit and CLI tests under memcheck, where any
+# error or definite leak fails the test (exit 88); the suites with servers
+# and the memory measurements (edge.sh) run without it.
+vgwrap=
+if [ -n "${VALGRIND:-}" ]; then
+	vg=(valgrind -q --error-exitcode=88 --leak-check=full
+	    --errors-for-leak-kinds=definite,indirect
+	    --show-leak-kinds=definite,indirect)
+	vgwrap=$(mktemp /tmp/bdekey-vg.XXXXXX)
+	printf '#!/bin/sh\nexec %s "%s" "$@"\n' "${vg[*]}" "$BDEKEY" >"$vgwrap"
+	chmod 755 "$vgwrap"
+	for t in "$@"; do
+		run "unit $(basename "$t") (valgrind)" timeout 1800 "${vg[@]}" "$t"
+	done
+	run "cli cases (valgrind)" timeout 1800 "$PY" tests/clitest.py \
+	    "$vgwrap" tests/cli/*.t
+	finish
+	exit
+fi
+
 for t in "$@"; do
 	run "unit $(basename "$t")" timeout 600 "$t"
 done
@@ -79,19 +116,4 @@ for suite in tests/ad/test-ad.sh tests/graph/test-graph.sh tests/hostile/test-ho
 	run "$suite" timeout 1800 bash "$suite"
 done
 
-if [ -n "$(ls -A "$sanlogs")" ]; then
-	echo "== sanitizer reports"
-	cat "$sanlogs"/*
-	fail=$((fail + 1))
-	tests_fail=$((tests_fail + 1))
-	failed+=("sanitizer reports")
-fi
-rm -rf "$sanlogs"
-
-rm -f "$out"
-
-echo
-[ "$fail" -eq 0 ] || echo "failed suites: ${failed[*]}"
-echo "suites: $pass passed, $fail failed"
-echo "check: $tests_pass passed, $tests_fail failed"
-[ "$fail" -eq 0 ]
+finish

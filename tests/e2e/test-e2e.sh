@@ -98,7 +98,7 @@ BDEKEY_AUDIT_LOG=/dev/full $T "$BDEKEY" lookup --key-id 063EA4E1 --show \
 	>"$tmp/out" 2>"$tmp/err"
 check_rc "audit on a full disk" 4 $?
 lacks "audit full: no password on stdout" "$tmp/out" "496298"
-has "audit full: says why" "$tmp/err" "not showing the password"
+has "audit full: says why" "$tmp/err" "nothing is revealed or changed without a record"
 BDEKEY_AUDIT_LOG=/etc/hostname/audit.jsonl $T "$BDEKEY" lookup \
 	--key-id 063EA4E1 --show >"$tmp/out" 2>"$tmp/err"
 check_rc "audit in an unusable directory" 4 $?
