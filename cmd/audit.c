@@ -47,7 +47,17 @@ out:
 	return rc;
 }
 
-int
+/* One open log. */
+struct audit {
+	int fd;
+	char *path;
+};
+
+/*
+ * Open (creating it and its directory, 0600/0700) the log at path for
+ * appending.  Returns 0, or -1 after printing why.
+ */
+static int
 audit_open(struct audit *a, const char *path)
 {
 	a->fd = -1;
@@ -110,7 +120,8 @@ fail:
 	return NULL;
 }
 
-int
+/* Append rec as one line (one write(2)) and free it; 0 or -1 (printed). */
+static int
 audit_write(struct audit *a, cJSON *rec)
 {
 	char *line = NULL;
@@ -139,7 +150,8 @@ out:
 	return rc;
 }
 
-int
+/* fsync and close; 0, or -1 after printing why (then show nothing). */
+static int
 audit_close(struct audit *a)
 {
 	int rc = 0;
@@ -159,5 +171,24 @@ audit_close(struct audit *a)
 	a->fd = -1;
 	free(a->path);
 	a->path = NULL;
+	return rc;
+}
+
+int
+audit_append(const char *path, cJSON *rec)
+{
+	struct audit a;
+	int rc = -1;
+
+	memset(&a, 0, sizeof(a));
+	a.fd = -1;
+	if (audit_open(&a, path) < 0) {
+		cJSON_Delete(rec);
+		goto out;
+	}
+	rc = audit_write(&a, rec);
+out:
+	if (audit_close(&a) < 0)
+		rc = -1;
 	return rc;
 }

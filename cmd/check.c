@@ -75,42 +75,13 @@ putf(struct line *l, const char *fmt, ...)
 		    l->cap - l->n - 1;
 }
 
-/* Length of a valid UTF-8 sequence at s, or 0 when invalid. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /* A JSON string; invalid UTF-8 becomes U+FFFD so the output stays JSON. */
 static void
 put_json_string(struct line *l, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, k;
+	unsigned cp;
 
 	put(l, "\"", 1);
 	while (i < n) {
@@ -124,7 +95,7 @@ put_json_string(struct line *l, const char *s, size_t n)
 		} else if (c < 0x20 || c == 0x7f) {
 			putf(l, "\\u%04x", c);
 			i++;
-		} else if ((k = utf8_len(u + i, n - i)) == 0) {
+		} else if ((k = cmd_utf8_seq(u + i, n - i, &cp)) == 0) {
 			puts_(l, "\\ufffd");
 			i++;
 		} else {

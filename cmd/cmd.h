@@ -103,6 +103,8 @@ struct cmd_ctx {
 	struct settings *s;
 	int argc;		/* operands */
 	char **argv;
+	unsigned flags;		/* the command's CMD_* setup; check() may
+				   clear what a run does not need */
 	unsigned want;		/* BACKEND_* chosen by CMD_BACKENDS */
 	int audited;		/* set by check(): this run reveals or acts */
 };
@@ -136,6 +138,9 @@ extern const struct cmd cmd_login;
 extern const struct cmd cmd_logout;
 extern const struct cmd cmd_rotate;
 extern const struct cmd cmd_package;
+extern const struct cmd cmd_volume;
+extern const struct cmd cmd_unlock;
+extern const struct cmd cmd_lock;
 
 const struct cmd *cmd_find(const char *name);
 
@@ -170,6 +175,13 @@ int cmd_parse_options(struct cmd_ctx *ctx, int argc, char **argv);
  * the ring (main.c, at exit).
  */
 const char *cmd_safe(const char *s);
+
+/*
+ * Length of the valid UTF-8 sequence at s (n > 0 bytes left) with its
+ * code point in *cp, or 0 when invalid (overlong, surrogate, > U+10FFFF,
+ * cut short).
+ */
+size_t cmd_utf8_seq(const unsigned char *s, size_t n, unsigned *cp);
 size_t cmd_safe_copy(const char *s, char *out, size_t outlen);
 void cmd_safe_release(void);
 

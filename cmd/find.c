@@ -8,10 +8,178 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Move k to the end of l; -1 when out of memory (k is then left). */
+static int
+move_key(struct bde_keylist *l, struct bde_key *k)
+{
+	if (bde_keylist_add(l) == NULL)
+		return -1;
+	l->v[l->n - 1] = *k;
+	memset(k, 0, sizeof(*k));
+	return 0;
+}
+
+/* Keep only the keys whose ID starts with one of ids. */
+static void
+filter_keyids(struct bde_keylist *l, const struct bde_keyid *ids, size_t n)
+{
+	size_t i, k, kept = 0;
+	int hit;
+
+	for (i = 0; i < l->n; i++) {
+		for (hit = 0, k = 0; k < n && !hit; k++)
+			hit = bde_keyid_match(&ids[k], l->v[i].key_id);
+		if (hit)
+			l->v[kept++] = l->v[i];
+		else
+			bde_key_release(&l->v[i]);
+	}
+	l->n = kept;
+}
+
+/* Combine one search's status into the job's: the first error stays. */
+static void
+combine(struct find_job *j, enum bde_status st, char **err)
+{
+	if (st == BDE_OK && j->st == BDE_ENOTFOUND)
+		j->st = BDE_OK;
+	else if (st != BDE_OK && st != BDE_ENOTFOUND &&
+	    (j->st == BDE_OK || j->st == BDE_ENOTFOUND)) {
+		j->st = st;
+		free(j->err);
+		j->err = *err;
+		*err = NULL;
+	}
+	/* a not-found message is kept only while nothing was found */
+	if (st == BDE_ENOTFOUND && j->st == BDE_ENOTFOUND && j->err == NULL) {
+		j->err = *err;
+		*err = NULL;
+	}
+	free(*err);
+	*err = NULL;
+}
+
+/*
+ * The IDs, then the device: one open backend for all.  A device key that
+ * an ID search already brought (with its password, perhaps) is dropped.
+ */
+static enum bde_status
+ask(struct find_job *j, struct bde_backend *b)
+{
+	const struct find_query *q = j->q;
+	struct bde_keylist dev = BDE_KEYLIST_INIT;
+	char *err = NULL;
+	size_t i, k;
+	int seen;
+
+	j->st = BDE_ENOTFOUND;
+	for (i = 0; i < q->nids; i++)
+		combine(j, b->ops->by_keyid(b->self, &q->ids[i], q->id_flags,
+		    &j->keys, &err), &err);
+	if (q->device != NULL) {
+		combine(j, b->ops->by_device(b->self, q->device,
+		    q->device_flags, &dev, &err), &err);
+		for (i = 0; i < dev.n; i++) {
+			for (seen = 0, k = 0; k < j->keys.n && !seen; k++)
+				seen = strcmp(j->keys.v[k].key_id,
+				    dev.v[i].key_id) == 0;
+			if (!seen && move_key(&j->keys, &dev.v[i]) < 0) {
+				bde_keylist_free(&dev);
+				return bde_error(&j->err, BDE_ENOMEM,
+				    "out of memory");
+			}
+		}
+		bde_keylist_free(&dev);
+	}
+	return j->st;
+}
+
+
+/* Whether a and b are the same stored object (DN, else Entra device). */
+static int
+same_object(const struct bde_key *a, const struct bde_key *b)
+{
+	if (a->dn != NULL || b->dn != NULL)
+		return a->dn != NULL && b->dn != NULL &&
+		    strcmp(a->dn, b->dn) == 0;
+	return a->device_id != NULL && b->device_id != NULL &&
+	    strcmp(a->device_id, b->device_id) == 0;
+}
+
+/*
+ * A device's keys picked by ID (lookup --device --key-id): the device's
+ * keys without passwords, those whose ID matches, then the password of
+ * exactly those objects by their full ID, so no other key's password is
+ * ever requested (issue 9 #16).
+ */
+static enum bde_status
+ask_filtered(struct find_job *j, struct bde_backend *b)
+{
+	const struct find_query *q = j->q;
+	struct bde_keylist dev = BDE_KEYLIST_INIT, pw = BDE_KEYLIST_INIT;
+	struct bde_keyid full;
+	enum bde_status st;
+	char *err = NULL;
+	size_t i, k;
+
+	st = b->ops->by_device(b->self, q->device, 0, &dev, &j->err);
+	if (st != BDE_OK)
+		goto out;
+	filter_keyids(&dev, q->ids, q->nids);
+	if (dev.n == 0) {
+		st = BDE_ENOTFOUND;
+		goto out;
+	}
+	for (i = 0; i < dev.n; i++) {
+		if ((q->id_flags & BDE_WANT_PASSWORD) &&
+		    bde_keyid_parse(dev.v[i].key_id, &full, NULL) == BDE_OK) {
+			st = b->ops->by_keyid(b->self, &full, q->id_flags, &pw,
+			    &err);
+			if (st != BDE_OK && st != BDE_ENOTFOUND) {
+				free(j->err);
+				j->err = err;
+				err = NULL;
+				goto out;
+			}
+			free(err);
+			err = NULL;
+			for (k = 0; k < pw.n && !same_object(&pw.v[k],
+			    &dev.v[i]); k++)
+				;
+			if (k == pw.n) {
+				st = bde_error(&j->err, BDE_EPROTO, "key %s of "
+				    "'%s' vanished before its password was "
+				    "read", dev.v[i].key_id, q->device);
+				goto out;
+			}
+			/* the device search knows the device's name */
+			if (pw.v[k].device == NULL) {
+				pw.v[k].device = dev.v[i].device;
+				dev.v[i].device = NULL;
+			}
+			if (move_key(&j->keys, &pw.v[k]) < 0)
+				goto nomem;
+			bde_keylist_free(&pw);
+		} else if (move_key(&j->keys, &dev.v[i]) < 0) {
+			goto nomem;
+		}
+	}
+	st = BDE_OK;
+	goto out;
+nomem:
+	st = bde_error(&j->err, BDE_ENOMEM, "out of memory");
+out:
+	bde_keylist_free(&dev);
+	bde_keylist_free(&pw);
+	free(err);
+	return st;
+}
+
 static void *
 run_job(void *arg)
 {
 	struct find_job *j = arg;
+	const struct find_query *q = j->q;
 	struct bde_backend b;
 	size_t i;
 
@@ -19,12 +187,10 @@ run_job(void *arg)
 	j->st = j->backend->open(j->s, &b, &j->err);
 	if (j->st != BDE_OK)
 		return NULL;
-	if (j->device != NULL)
-		j->st = b.ops->by_device(b.self, j->device, j->flags, &j->keys,
-		    &j->err);
+	if (q->device != NULL && q->filter && q->nids > 0)
+		j->st = ask_filtered(j, &b);
 	else
-		j->st = b.ops->by_keyid(b.self, j->id, j->flags, &j->keys,
-		    &j->err);
+		j->st = ask(j, &b);
 	/* keys name their source by the table's name: see find_identity */
 	for (i = 0; i < j->keys.n; i++)
 		j->keys.v[i].source = j->backend->name;
@@ -98,20 +264,6 @@ merge(struct bde_keylist *dst, struct bde_keylist *src)
 	return 0;
 }
 
-/* Keep only the keys whose ID starts with id. */
-static void
-filter_keyid(struct bde_keylist *l, const struct bde_keyid *id)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < l->n; i++) {
-		if (bde_keyid_match(id, l->v[i].key_id))
-			l->v[n++] = l->v[i];
-		else
-			bde_key_release(&l->v[i]);
-	}
-	l->n = n;
-}
 
 /* A long key-ID scan (Graph reads every key) shows progress on a TTY. */
 static void
@@ -129,7 +281,7 @@ scan_progress(void *arg, unsigned long scanned, unsigned long matched)
 
 int
 find_keys(struct find *f, struct settings *s, unsigned want,
-    const char *device, const struct bde_keyid *id, int flags)
+    const struct find_query *q)
 {
 	int started[FIND_MAX_JOBS] = { 0 };
 	const struct backend *b;
@@ -143,11 +295,9 @@ find_keys(struct find *f, struct settings *s, unsigned want,
 	}
 	for (i = 0; i < f->njobs; i++) {
 		f->job[i].s = s;
-		f->job[i].device = device;
-		f->job[i].id = id;
-		f->job[i].flags = flags;
+		f->job[i].q = q;
 	}
-	if (device == NULL && isatty(STDERR_FILENO)) {
+	if (q->device == NULL && q->nids > 0 && isatty(STDERR_FILENO)) {
 		s->graph.progress = scan_progress;
 		s->graph.progress_arg = &f->progress_shown;
 	}
@@ -171,9 +321,20 @@ find_keys(struct find *f, struct settings *s, unsigned want,
 			return -1;
 		}
 	}
-	if (device != NULL && id != NULL)
-		filter_keyid(&f->keys, id);
+	if (q->device != NULL && q->filter && q->nids > 0)
+		filter_keyids(&f->keys, q->ids, q->nids);
 	bde_keylist_sort(&f->keys);
+	return 0;
+}
+
+int
+find_has_key(const struct find *f, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < f->keys.n; i++)
+		if (strcmp(f->keys.v[i].key_id, id) == 0)
+			return 1;
 	return 0;
 }
 

@@ -9,6 +9,21 @@
 
 #include "cmd/backend.h"
 
+/*
+ * What to look for: the keys of a device, and/or keys by ID.  With a
+ * device and filter set, the IDs only pick among the device's keys
+ * (lookup --device --key-id); else the results are joined (lookup
+ * --volume: the volume's protector IDs and its computer's other keys).
+ */
+struct find_query {
+	const char *device;		/* NULL: no device lookup */
+	int device_flags;		/* BDE_WANT_PASSWORD for its keys */
+	const struct bde_keyid *ids;	/* key IDs or prefixes */
+	size_t nids;
+	int id_flags;			/* BDE_WANT_PASSWORD for their keys */
+	int filter;			/* the IDs filter the device's keys */
+};
+
 /* One backend's share of the work. */
 struct find_job {
 	const struct backend *backend;	/* which directory */
@@ -18,9 +33,7 @@ struct find_job {
 	struct bde_keylist keys;	/* moved to find.keys when merged */
 	/* private */
 	struct settings *s;
-	const char *device;
-	const struct bde_keyid *id;
-	int flags;
+	const struct find_query *q;
 	pthread_t thread;
 };
 
@@ -35,13 +48,16 @@ struct find {
 };
 
 /*
- * Look up by device (device != NULL; then id, when given, filters) or by
- * key ID in the wanted backends (BACKEND_* bits), concurrently, and merge into f->keys.
- * flags: BDE_WANT_PASSWORD.  Backend failures stay in f->job[].  Returns
- * 0, or -1 when out of memory (printed).  Release f with find_release.
+ * Run q in the wanted backends (BACKEND_* bits), concurrently (one
+ * connection each, however many IDs), and merge into f->keys.  Backend
+ * failures stay in f->job[].  Returns 0, or -1 when out of memory
+ * (printed).  Release f with find_release.
  */
 int find_keys(struct find *f, struct settings *s, unsigned want,
-    const char *device, const struct bde_keyid *id, int flags);
+    const struct find_query *q);
+
+/* Whether some key in f has the full key ID id (canonical GUID). */
+int find_has_key(const struct find *f, const char *id);
 
 /* Print each failed backend's error as "bdekey: SOURCE: message". */
 void find_warn_errors(const struct find *f);

@@ -4,7 +4,8 @@
  * read, and print them as text or JSON.
  */
 #include "cmd/audit.h"
-#include "cmd/find.h"
+#include "cmd/disk.h"
+#include "cmd/volkeys.h"
 #include "core/json.h"
 #include "checksum/checksum.h"
 
@@ -15,6 +16,7 @@
 struct lookup_opts {
 	const char *device;
 	const char *key_id;
+	const char *volume;
 	int show;
 	int json;
 	int read_out;
@@ -26,6 +28,9 @@ static const struct cmd_option lookup_options[] = {
 	    struct lookup_opts, device),
 	OPT_STRING("key-id", 'k', "ID", "find a key by its ID or first 8+ "
 	    "hex digits", struct lookup_opts, key_id),
+	OPT_STRING("volume", 0, "PATH", "find the keys of the BitLocker volume "
+	    "at PATH (partition, disk or image) and prove them against it",
+	    struct lookup_opts, volume),
 	OPT_SOURCE("ad, graph or all (default: every configured one)"),
 	OPT_BOOL("show", 's', "read, check and print the passwords",
 	    struct lookup_opts, show),
@@ -49,6 +54,8 @@ static const char *const lookup_synopsis[] = {
 	"--device NAME [--key-id ID] [--source ad|graph|all] [--show | "
 	"--read-out] [--json] [--reason TEXT]",
 	"--key-id ID [--source ad|graph|all] [--show | --read-out] [--json] "
+	"[--reason TEXT]",
+	"--volume PATH [--source ad|graph|all] [--show | --read-out] [--json] "
 	"[--reason TEXT]",
 	NULL
 };
@@ -109,6 +116,21 @@ denied_unreported(const struct find *f, const struct bde_key *k)
 
 
 /* Add one key to the JSON array; returns -1 when out of memory. */
+/* What k is to the volume in hand, in JSON: this_volume and unlocks. */
+static int
+json_vol(cJSON *o, const struct bde_key *k)
+{
+	if (k->vol == BDE_VOL_NONE)
+		return 0;
+	if (cJSON_AddBoolToObject(o, "this_volume",
+	    k->vol != BDE_VOL_OTHER) == NULL)
+		return -1;
+	if (k->vol == BDE_VOL_OPENS || k->vol == BDE_VOL_WRONG)
+		return cJSON_AddBoolToObject(o, "unlocks",
+		    k->vol == BDE_VOL_OPENS) ? 0 : -1;
+	return cJSON_AddNullToObject(o, "unlocks") ? 0 : -1;
+}
+
 static int
 json_key(cJSON *arr, const struct find *f, const struct bde_key *k, int show)
 {
@@ -136,6 +158,8 @@ json_key(cJSON *arr, const struct find *f, const struct bde_key *k, int show)
 	cJSON_AddItemToObject(o, "dn", cmd_json_string(k->dn));
 	cJSON_AddItemToObject(o, "computer_dn",
 	    cmd_json_string(k->computer_dn));
+	if (json_vol(o, k) < 0)
+		return -1;
 	if (show && k->pw == BDE_PW_READ) {
 		int ok = password_ok(k->password, why, sizeof(why));
 
@@ -154,8 +178,10 @@ json_key(cJSON *arr, const struct find *f, const struct bde_key *k, int show)
 
 static int
 print_json(const struct settings *s, const struct lookup_opts *lo,
-    const struct find *f)
+    const struct find *f, const struct volkeys *vk)
 {
+	const struct bde_protector *p;
+	size_t it = 0;
 	cJSON *root = NULL, *q, *arr, *errs, *e;
 	char *text = NULL;
 	size_t i;
@@ -171,6 +197,10 @@ print_json(const struct settings *s, const struct lookup_opts *lo,
 		goto out;
 	cJSON_AddItemToObject(q, "device", cmd_json_string(lo->device));
 	cJSON_AddItemToObject(q, "key_id", cmd_json_string(lo->key_id));
+	if (vk != NULL && (cmd_json_add(q, "volume", lo->volume) < 0 ||
+	    (e = disk_json(vk->v)) == NULL ||
+	    !cJSON_AddItemToObject(root, "volume", e)))
+		goto out;
 	cJSON_AddStringToObject(q, "source", s->source == SOURCE_AUTO ?
 	    "auto" : settings_sources[s->source - 1]);
 	cJSON_AddBoolToObject(q, "show", lo->show);
@@ -189,6 +219,17 @@ print_json(const struct settings *s, const struct lookup_opts *lo,
 		cJSON_AddStringToObject(e, "source", j->backend->name);
 		cJSON_AddStringToObject(e, "kind", bde_status_kind(j->st));
 		cmd_json_add(e, "message", j->err ? j->err : "failed");
+	}
+	/* a recovery protector of the volume that no directory has */
+	while (vk != NULL && (p = volkeys_missing(vk, &it)) != NULL) {
+		e = cJSON_CreateObject();
+		if (e == NULL || !cJSON_AddItemToArray(errs, e) ||
+		    cJSON_AddStringToObject(e, "kind", "not-found") == NULL ||
+		    cJSON_AddStringToObject(e, "key_id", p->id) == NULL ||
+		    cJSON_AddStringToObject(e, "protector", p->type) == NULL ||
+		    cmd_json_add(e, "message", "no directory has this "
+		    "protector's recovery password") < 0)
+			goto out;
 	}
 	/* every withheld password is an error, reported or not */
 	for (i = 0; i < f->keys.n; i++) {
@@ -225,8 +266,31 @@ out:
 	return rc;
 }
 
+/* What k is to the volume in hand, as a line. */
 static void
-print_human(const struct lookup_opts *lo, const struct find *f)
+print_vol(const struct bde_key *k)
+{
+	switch (k->vol) {
+	case BDE_VOL_OTHER:
+		printf("volume      not a protector of this volume (another "
+		    "volume's, or an older key)\n");
+		break;
+	case BDE_VOL_OPENS:
+		printf("unlocks     opens this volume\n");
+		break;
+	case BDE_VOL_WRONG:
+		printf("unlocks     does NOT open this volume: wrong key for "
+		    "this disk; do not read it out\n");
+		break;
+	case BDE_VOL_PROTECTOR:
+	case BDE_VOL_NONE:
+		break;
+	}
+}
+
+static void
+print_human(const struct lookup_opts *lo, const struct find *f,
+    const struct volkeys *vk)
 {
 	const struct bde_keylist *keys = &f->keys;
 	char created[21], why[256];
@@ -251,8 +315,10 @@ print_human(const struct lookup_opts *lo, const struct find *f)
 			printf("device id   %s\n", cmd_safe(k->device_id));
 		if (k->dn != NULL)
 			printf("dn          %s\n", cmd_safe(k->dn));
-		if (!lo->show)
+		if (!lo->show) {
+			print_vol(k);
 			continue;
+		}
 		if (k->pw == BDE_PW_DENIED) {
 			printf("password    %s\n",
 			    cmd_safe(denied_text(f, k, why, sizeof(why))));
@@ -264,6 +330,7 @@ print_human(const struct lookup_opts *lo, const struct find *f)
 				printf("password    %s  INVALID: %s; do not "
 				    "read it out\n", k->password, why);
 		}
+		print_vol(k);
 	}
 }
 
@@ -274,8 +341,10 @@ print_human(const struct lookup_opts *lo, const struct find *f)
  * directory; a key found elsewhere does not hide a failure.
  */
 static int
-lookup_status(const struct lookup_opts *lo, const struct find *f)
+lookup_status(const struct lookup_opts *lo, const struct find *f,
+    const struct volkeys *vk)
 {
+	size_t it = 0;
 	const struct bde_keylist *keys = &f->keys;
 	char why[128];
 	int denied = 0, bad = 0, err = find_error_status(f);
@@ -287,7 +356,8 @@ lookup_status(const struct lookup_opts *lo, const struct find *f)
 		if (keys->v[i].pw == BDE_PW_DENIED)
 			denied = 1;
 		else if (keys->v[i].pw == BDE_PW_READ &&
-		    !password_ok(keys->v[i].password, why, sizeof(why)))
+		    (!password_ok(keys->v[i].password, why, sizeof(why)) ||
+		    keys->v[i].vol == BDE_VOL_WRONG))
 			bad = 1;
 	}
 	if (bad)
@@ -296,6 +366,9 @@ lookup_status(const struct lookup_opts *lo, const struct find *f)
 		return EXIT_AUTH;
 	if (err != EXIT_OK)
 		return err;
+	/* a volume's key that no directory has: not all was delivered */
+	if (vk != NULL && volkeys_missing(vk, &it) != NULL)
+		return EXIT_NOTFOUND;
 	return keys->n > 0 ? EXIT_OK : EXIT_NOTFOUND;
 }
 
@@ -308,17 +381,8 @@ audit_reveal(const struct settings *s, const struct lookup_opts *lo,
     const struct find *f)
 {
 	const struct bde_keylist *keys = &f->keys;
-	struct audit a;
 	size_t i;
-	int rc = -1, any = 0;
 
-	for (i = 0; i < keys->n; i++)
-		any |= keys->v[i].pw == BDE_PW_READ;
-	if (!any)
-		return 0;
-	memset(&a, 0, sizeof(a));
-	if (audit_open(&a, s->audit_log) < 0)
-		goto out;
 	for (i = 0; i < keys->n; i++) {
 		const struct bde_key *k = &keys->v[i];
 		cJSON *rec;
@@ -329,18 +393,14 @@ audit_reveal(const struct settings *s, const struct lookup_opts *lo,
 		    find_identity(f, k->source), s->reason);
 		if (rec == NULL) {
 			cmd_warn("out of memory");
-			goto out;
+			return -1;
 		}
 		if (k->also != NULL)
 			cJSON_AddStringToObject(rec, "also_in", k->also);
-		if (audit_write(&a, rec) < 0)
-			goto out;
+		if (audit_append(s->audit_log, rec) < 0)
+			return -1;
 	}
-	rc = 0;
-out:
-	if (audit_close(&a) < 0)
-		rc = -1;
-	return rc;
+	return 0;
 }
 
 /* Drop every password read, so nothing can show it. */
@@ -438,8 +498,14 @@ lookup_check(struct cmd_ctx *ctx)
 
 	if (lo->read_out)
 		lo->show = 1;
-	if (lo->device == NULL && lo->key_id == NULL) {
-		cmd_warn("lookup: give --device, --key-id, or both");
+	if (lo->volume != NULL && (lo->device != NULL || lo->key_id != NULL)) {
+		cmd_warn("lookup: --volume finds the volume's own keys: give it "
+		    "without --device and --key-id");
+		return EXIT_USAGE;
+	}
+	if (lo->device == NULL && lo->key_id == NULL && lo->volume == NULL) {
+		cmd_warn("lookup: give --device, --key-id, or both, or "
+		    "--volume");
 		cmd_print_usage(ctx->cmd, stderr);
 		return EXIT_USAGE;
 	}
@@ -462,61 +528,132 @@ lookup_check(struct cmd_ctx *ctx)
 	return EXIT_OK;
 }
 
+/*
+ * Read-out from a volume's keys: only a password proved to open it.  The
+ * others are dropped (wiped) here; -1 when none is left, after saying why
+ * (*status: 5 when a found password does not open it).
+ */
+static int
+keep_openers(struct find *f, int *status)
+{
+	struct bde_keylist *l = &f->keys;
+	size_t i, n = 0;
+	int wrong = 0;
+
+	for (i = 0; i < l->n; i++) {
+		if (l->v[i].vol == BDE_VOL_OPENS) {
+			l->v[n++] = l->v[i];
+			continue;
+		}
+		if (l->v[i].vol == BDE_VOL_WRONG) {
+			cmd_warn("read-out: key %s does not open this volume; "
+			    "not reading it out", l->v[i].key_id);
+			wrong = 1;
+		}
+		bde_key_release(&l->v[i]);
+	}
+	l->n = n;
+	if (n > 0)
+		return 0;
+	if (!wrong)
+		cmd_warn("read-out: no password on file opens this volume");
+	*status = wrong ? EXIT_BADKEY : find_failure_status(f);
+	return -1;
+}
+
 static int
 run_lookup(struct cmd_ctx *ctx)
 {
 	const struct lookup_opts *lo = ctx->opts;
 	struct settings *s = ctx->s;
-	struct find f;
+	struct find_query q;
+	struct find local, *f = &local;
+	struct volkeys vk, *vkp = NULL;
+	struct bde_volume vol;
+	const struct bde_protector *p;
 	char why[256];
-	size_t i;
+	size_t i, it = 0;
 	int status;
 
-	if (find_keys(&f, s, ctx->want, lo->device,
-	    lo->key_id ? &lo->id : NULL, lo->show ? BDE_WANT_PASSWORD : 0) < 0) {
-		status = EXIT_IO;
-		goto out;
-	}
-	find_warn_errors(&f);
-	for (i = 0; lo->show && i < f.keys.n; i++)
-		if (denied_unreported(&f, &f.keys.v[i]))
-			cmd_warn("%s: key %s: %s", f.keys.v[i].source,
-			    f.keys.v[i].key_id, denied_text(&f, &f.keys.v[i],
-			    why, sizeof(why)));
-
-	/* a password that will not be read out is not recorded as read */
-	if (lo->read_out && f.keys.n > 0 &&
-	    (status = read_out_check(&f)) != EXIT_OK)
-		goto out;
-	/* the audit record comes first: no record, no password */
-	if (lo->show && audit_reveal(s, lo, &f) < 0) {
-		forget_passwords(&f.keys);
-		status = EXIT_IO;
-		goto out;
-	}
-	if (lo->read_out && f.keys.n > 0) {
-		status = cmd_read_out(&f.keys.v[0]);
-		goto out;
-	}
-	if (lo->json) {
-		if (print_json(s, lo, &f) < 0) {
+	memset(&local, 0, sizeof(local));
+	memset(&vk, 0, sizeof(vk));
+	memset(&vol, 0, sizeof(vol));
+	if (lo->volume != NULL) {
+		if ((status = disk_open_one("lookup", lo->volume, &vol)) !=
+		    EXIT_OK)
+			goto out;
+		vkp = &vk;
+		f = &vk.f;
+		if (volkeys_find(&vk, s, ctx->want, &vol, lo->show) < 0) {
 			status = EXIT_IO;
 			goto out;
 		}
 	} else {
-		print_human(lo, &f);
-		if (f.keys.n == 0 && find_failure_status(&f) == EXIT_NOTFOUND)
-			warn_not_found(lo, &f);
+		memset(&q, 0, sizeof(q));
+		q.device = lo->device;
+		q.device_flags = lo->show ? BDE_WANT_PASSWORD : 0;
+		q.ids = lo->key_id ? &lo->id : NULL;
+		q.nids = lo->key_id ? 1 : 0;
+		q.id_flags = q.device_flags;
+		q.filter = lo->device != NULL && lo->key_id != NULL;
+		if (find_keys(f, s, ctx->want, &q) < 0) {
+			status = EXIT_IO;
+			goto out;
+		}
 	}
-	status = lookup_status(lo, &f);
+	find_warn_errors(f);
+	for (i = 0; lo->show && i < f->keys.n; i++)
+		if (denied_unreported(f, &f->keys.v[i]))
+			cmd_warn("%s: key %s: %s", f->keys.v[i].source,
+			    f->keys.v[i].key_id, denied_text(f, &f->keys.v[i],
+			    why, sizeof(why)));
+	while (vkp != NULL && (p = volkeys_missing(vkp, &it)) != NULL)
+		cmd_warn("lookup: no directory has the recovery password of "
+		    "protector %s of this volume", p->id);
+
+	/* a password that will not be read out is not recorded as read */
+	if (lo->read_out && vkp != NULL && keep_openers(f, &status) < 0)
+		goto out;
+	if (lo->read_out && f->keys.n > 0 &&
+	    (status = read_out_check(f)) != EXIT_OK)
+		goto out;
+	/* the audit record comes first: no record, no password */
+	if (lo->show && audit_reveal(s, lo, f) < 0) {
+		forget_passwords(&f->keys);
+		status = EXIT_IO;
+		goto out;
+	}
+	if (lo->read_out && f->keys.n > 0) {
+		status = cmd_read_out(&f->keys.v[0]);
+		goto out;
+	}
+	if (lo->json) {
+		if (print_json(s, lo, f, vkp) < 0) {
+			status = EXIT_IO;
+			goto out;
+		}
+	} else {
+		if (vkp != NULL) {
+			disk_print(&vol);
+			if (f->keys.n > 0)
+				fputc('\n', stdout);
+		}
+		print_human(lo, f, vkp);
+		if (f->keys.n == 0 && find_failure_status(f) == EXIT_NOTFOUND &&
+		    vkp == NULL)
+			warn_not_found(lo, f);
+	}
+	status = lookup_status(lo, f, vkp);
 out:
-	find_release(&f);
+	find_release(&local);
+	volkeys_release(&vk);
+	bde_volume_release(&vol);
 	return status;
 }
 
 const struct cmd cmd_lookup = {
 	.name = "lookup",
-	.summary = "find recovery keys by device name or key ID",
+	.summary = "find recovery keys by device name, key ID or volume",
 	.synopsis = lookup_synopsis,
 	.groups = lookup_groups,
 	.flags = CMD_SETTINGS | CMD_BACKENDS | CMD_SECRETS | CMD_AUDIT,

@@ -31,18 +31,19 @@ setup(struct cmd_ctx *ctx)
 {
 	const struct cmd *c = ctx->cmd;
 	struct settings *s = ctx->s;
+	unsigned flags = ctx->flags;
 
-	if ((c->flags & CMD_SETTINGS) && settings_finish(s) < 0)
+	if ((flags & CMD_SETTINGS) && settings_finish(s) < 0)
 		return EXIT_USAGE;
-	if ((c->flags & CMD_AUDIT) && ctx->audited && s->require_reason &&
+	if ((flags & CMD_AUDIT) && ctx->audited && s->require_reason &&
 	    (s->reason == NULL || s->reason[0] == '\0')) {
 		cmd_warn("%s: a --reason (e.g. the ticket number) is required "
 		    "([audit] require_reason)", c->name);
 		return EXIT_USAGE;
 	}
-	if ((c->flags & CMD_BACKENDS) && backend_select(ctx) < 0)
+	if ((flags & CMD_BACKENDS) && backend_select(ctx) < 0)
 		return EXIT_USAGE;
-	if ((c->flags & CMD_SECRETS) &&
+	if ((flags & CMD_SECRETS) &&
 	    settings_load_secrets(s, (ctx->want & BACKEND_AD) != 0,
 	    (ctx->want & BACKEND_GRAPH) != 0) < 0)
 		return EXIT_USAGE;
@@ -60,6 +61,7 @@ run_command(const struct cmd *c, int argc, char **argv)
 	settings_init(&s);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cmd = c;
+	ctx.flags = c->flags;
 	ctx.s = &s;
 	ctx.opts = calloc(1, c->opts_size > 0 ? c->opts_size : 1);
 	if (ctx.opts == NULL) {

@@ -149,31 +149,20 @@ audit_package(const struct settings *s, const struct package_opts *po,
     size_t len)
 {
 	struct bde_key k;
-	struct audit a;
 	cJSON *rec;
-	int rc = -1;
 
-	memset(&a, 0, sizeof(a));
 	memset(&k, 0, sizeof(k));
 	k.source = "ad";
 	k.device = (char *)device;
 	snprintf(k.key_id, sizeof(k.key_id), "%s", key_id);
-	if (audit_open(&a, s->audit_log) < 0)
-		goto out;
 	rec = audit_record_new("package", &k, identity, s->reason);
-	if (rec == NULL) {
+	if (rec == NULL || cmd_json_add(rec, "file", po->output) < 0 ||
+	    cJSON_AddNumberToObject(rec, "bytes", (double)len) == NULL) {
+		cJSON_Delete(rec);
 		cmd_warn("package: out of memory");
-		goto out;
+		return -1;
 	}
-	cJSON_AddStringToObject(rec, "file", po->output);
-	cJSON_AddNumberToObject(rec, "bytes", (double)len);
-	if (audit_write(&a, rec) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (audit_close(&a) < 0)
-		rc = -1;
-	return rc;
+	return audit_append(s->audit_log, rec);
 }
 
 static int

@@ -192,11 +192,14 @@ static int
 locate(struct settings *s, struct recover_opts *ro, unsigned want,
     struct bde_keyid *id, char *key_id, char **device)
 {
+	struct find_query q;
 	struct find f;
 	size_t i, matches = 0, m = 0;
 	int status = EXIT_NOTFOUND;
 
-	if (find_keys(&f, s, want, ro->device, NULL, 0) < 0) {
+	memset(&q, 0, sizeof(q));
+	q.device = ro->device;
+	if (find_keys(&f, s, want, &q) < 0) {
 		status = EXIT_IO;
 		goto out;
 	}
@@ -221,7 +224,10 @@ locate(struct settings *s, struct recover_opts *ro, unsigned want,
 		cmd_warn("recover: warning: key ID %s matches no key of device "
 		    "'%s'; searching by key ID alone", ro->key_id, ro->device);
 		find_release(&f);
-		if (find_keys(&f, s, want, NULL, id, 0) < 0) {
+		memset(&q, 0, sizeof(q));
+		q.ids = id;
+		q.nids = 1;
+		if (find_keys(&f, s, want, &q) < 0) {
 			status = EXIT_IO;
 			goto out;
 		}
@@ -258,8 +264,8 @@ run_recover(struct cmd_ctx *ctx)
 	struct settings *s = ctx->s;
 	struct term t = { -1, { NULL }, 0 };
 	struct bde_keyid id, full;
+	struct find_query fq;
 	struct find f;
-	struct audit a = { -1, NULL };
 	struct bde_key *k = NULL;
 	char key_id[BDE_GUID_LEN + 1], *device = NULL, *err = NULL;
 	const char *q, *answer[Q_COUNT];
@@ -335,9 +341,12 @@ run_recover(struct cmd_ctx *ctx)
 	}
 
 	/* step 5: read exactly that key's password, recorded first */
+	memset(&fq, 0, sizeof(fq));
+	fq.ids = &full;
+	fq.nids = 1;
+	fq.id_flags = BDE_WANT_PASSWORD;
 	if (bde_keyid_parse(key_id, &full, &err) != BDE_OK ||
-	    find_keys(&f, s, ctx->want, NULL, &full,
-	    BDE_WANT_PASSWORD) < 0) {
+	    find_keys(&f, s, ctx->want, &fq) < 0) {
 		status = EXIT_IO;
 		goto out;
 	}
@@ -367,13 +376,10 @@ run_recover(struct cmd_ctx *ctx)
 	for (i = 0; i < Q_COUNT; i++)
 		cJSON_AddStringToObject(causes, questions[i].field,
 		    answer[i]);
-	/* audit_write frees the record whatever happens */
-	v = -1;
-	if (audit_open(&a, s->audit_log) == 0) {
-		v = audit_write(&a, rec);
-		rec = NULL;
-	}
-	if (v < 0 || fsync(a.fd) < 0) {
+	/* audit_append frees the record whatever happens */
+	v = audit_append(s->audit_log, rec);
+	rec = NULL;
+	if (v < 0) {
 		cmd_warn("recover: the case could not be recorded; not reading "
 		    "the password out");
 		status = EXIT_IO;
@@ -409,8 +415,6 @@ run_recover(struct cmd_ctx *ctx)
 out:
 	if (rec != NULL)
 		cJSON_Delete(rec);
-	if (a.path != NULL && audit_close(&a) < 0 && status == EXIT_OK)
-		status = EXIT_IO;
 	find_release(&f);
 	term_release(&t);
 	free(device);

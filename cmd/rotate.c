@@ -65,13 +65,8 @@ audit_rotation(const struct settings *s, const char *reason,
     const struct bde_device *m, const char *identity, const char *outcome,
     const char *error)
 {
-	struct audit a;
 	cJSON *rec;
-	int rc = -1;
 
-	memset(&a, 0, sizeof(a));
-	if (audit_open(&a, s->audit_log) < 0)
-		goto out;
 	rec = audit_record_new("rotate", NULL, identity, reason);
 	if (rec == NULL ||
 	    cJSON_AddStringToObject(rec, "source", "graph") == NULL ||
@@ -82,15 +77,9 @@ audit_rotation(const struct settings *s, const char *reason,
 	    cmd_json_add(rec, "error", error) < 0))) {
 		cJSON_Delete(rec);
 		cmd_warn("rotate: out of memory");
-		goto out;
+		return -1;
 	}
-	if (audit_write(&a, rec) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (audit_close(&a) < 0)
-		rc = -1;
-	return rc;
+	return audit_append(s->audit_log, rec);
 }
 
 int

@@ -19,9 +19,8 @@
 static char *safe_ring[SAFE_RING];
 static size_t safe_next;
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
+size_t
+cmd_utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
 {
 	size_t len, i;
 
@@ -69,7 +68,7 @@ cmd_safe_copy(const char *s, char *out, size_t outlen)
 	int full = out == NULL;
 
 	while (i < n) {
-		len = utf8_seq(p + i, n - i, &cp);
+		len = cmd_utf8_seq(p + i, n - i, &cp);
 		if (len == 0)
 			snprintf(esc, sizeof(esc), "\\x%02x", p[i]);
 		else if (unsafe_cp(cp))
@@ -137,7 +136,7 @@ cmd_json_string(const char *s)
 	if (s == NULL)
 		return cJSON_CreateNull();
 	n = strlen(s);
-	while (i < n && (len = utf8_seq(p + i, n - i, &cp)) > 0)
+	while (i < n && (len = cmd_utf8_seq(p + i, n - i, &cp)) > 0)
 		i += len;
 	if (i == n)
 		return cJSON_CreateString(s);
@@ -145,7 +144,7 @@ cmd_json_string(const char *s)
 	if (n > (SIZE_MAX - 1) / 3 || (fixed = malloc(n * 3 + 1)) == NULL)
 		return NULL;
 	for (i = 0; i < n; i += len) {
-		len = utf8_seq(p + i, n - i, &cp);
+		len = cmd_utf8_seq(p + i, n - i, &cp);
 		if (len == 0) {
 			memcpy(fixed + o, "\xef\xbf\xbd", 3);
 			o += 3;

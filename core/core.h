@@ -53,6 +53,15 @@ enum bde_pw_state {
 /* Canonical key ID: upper-case GUID with dashes, no braces. */
 #define BDE_GUID_LEN 36
 
+/* What a key is to the BitLocker volume in hand (cmd/ fills it in). */
+enum bde_vol_match {
+	BDE_VOL_NONE = 0,	/* no volume asked about */
+	BDE_VOL_OTHER,		/* not a protector of the volume */
+	BDE_VOL_PROTECTOR,	/* a protector of it, password not checked */
+	BDE_VOL_OPENS,		/* its password opens the volume */
+	BDE_VOL_WRONG		/* its password does not open the volume */
+};
+
 /*
  * One recovery key from one backend.  Every string is owned by the record
  * and freed by bde_keylist_free(); password is wiped first.
@@ -72,6 +81,7 @@ struct bde_key {
 	long long seq;		/* tie-break for equal created (uSNCreated) */
 	char *password;		/* secret: only when pw == BDE_PW_READ */
 	enum bde_pw_state pw;
+	enum bde_vol_match vol;	/* against a volume (lookup --volume) */
 };
 
 /* A growable list of keys; initialise with BDE_KEYLIST_INIT. */

@@ -10,7 +10,7 @@
  *   (the BitLocker key stretch) before it decrypts anything.
  *   libcryptsetup hashes through OpenSSL, whose SHA-256 uses the CPU's SHA
  *   extensions; libbde links no crypto library and runs libhmac's portable
- *   C SHA-256.  A good password takes libbde about 2.2x as long as
+ *   C SHA-256.  A good password takes libbde 2.2-2.6x as long as
  *   libcryptsetup, a wrong one about 6x (by the times, libbde tries it
  *   on each of the volume's three metadata copies) - and that although
  *   libcryptsetup first runs the stretch once for nothing, on the

@@ -124,8 +124,10 @@ only_zeros(int fd, uint64_t size)
 {
 	static const uint8_t zero[4096];
 	uint8_t buf[4096];
-	uint64_t off = 0, end = size < ZERO_CHECK ? size : ZERO_CHECK;
+	uint64_t off = 0, end = size;
 
+	if (end > ZERO_CHECK)
+		end = ZERO_CHECK;
 	while (off < end) {
 		size_t want = end - off < sizeof(buf) ? (size_t)(end - off) :
 		    sizeof(buf);

@@ -180,12 +180,16 @@ tr -d '\r' <"$tmp/out" >"$tmp/rec"
 check_rc "recover through a terminal" 0 $rc
 has "recover: read out" "$tmp/rec" "block 8 of 8"
 has "recover: rotation requested" "$tmp/rec" "Intune device 7e6d5c4b-3a29-4817-a6f5-e4d3c2b1a090)"
-tail -2 "$audit" | head -1 >"$tmp/case"
+# the case, the rotation's intent, then its outcome
+tail -3 "$audit" | head -1 >"$tmp/case"
 jtest "recover: the case in one record" "$tmp/case" \
 	'd["action"] == "recover" and d["key_id"] == "C0FFEE00-1111-4222-8333-444455556666" and d["reason"] == "CASE-7" and d["case"]["protector"] == "tpm+pin" and d["case"]["boot_change"] == "yes" and d["case"]["last_good_start"] == "yesterday morning" and d["case"]["identity_verified"] is True'
+tail -2 "$audit" | head -1 >"$tmp/rot"
+jtest "recover: rotation recorded before it is sent" "$tmp/rot" \
+	'd["action"] == "rotate" and d["managed_device_id"] == "7e6d5c4b-3a29-4817-a6f5-e4d3c2b1a090" and "outcome" not in d'
 tail -1 "$audit" >"$tmp/rot"
-jtest "recover: rotation recorded" "$tmp/rot" \
-	'd["action"] == "rotate" and d["managed_device_id"] == "7e6d5c4b-3a29-4817-a6f5-e4d3c2b1a090"'
+jtest "recover: rotation outcome recorded" "$tmp/rot" \
+	'd["action"] == "rotate" and d["managed_device_id"] == "7e6d5c4b-3a29-4817-a6f5-e4d3c2b1a090" and d["outcome"] == "requested" and d["error"] is None'
 curl -s --cacert "$BDEKEY_CA_BUNDLE" "$GRAPH_EMU_URL/_test/rotations" >"$tmp/rots"
 jtest "recover: the emulator saw one rotation" "$tmp/rots" \
 	'len(d["value"]) == 1 and d["value"][0]["managedDeviceId"] == "7e6d5c4b-3a29-4817-a6f5-e4d3c2b1a090"'
