@@ -4,6 +4,6 @@ set -eu
 cd "$(dirname "$0")/.."
 : "${BDEKEY:?}"
 /usr/bin/python3 bench/check.py "$BDEKEY"
-for b in bench/ad.sh bench/graph.sh; do
+for b in bench/ad.sh bench/graph.sh bench/volume.sh; do
 	[ -f "$b" ] && bash "$b"
 done

@@ -1,33 +1,38 @@
 #!/bin/bash
-# volume.sh - volume/'s key check and scan against their floors, on the
-# BitLocker test volumes (tests/volume/data/):
+# volume.sh - `bdekey unlock --test` and `bdekey volume` against their
+# floors, on the BitLocker test volumes (tests/volume/data/):
 #
-#   - the key check with a recovery password on each image (voltool
-#     check: scan, then libcryptsetup's check, as `bdekey unlock --test`
-#     will run it) beside `cryptsetup open --test-passphrase --type bitlk`
-#     on the same image in the same run: the key derivation (2^20 SHA-256
-#     rounds) is the floor; target <= 1.1x
+#   - `bdekey unlock --test --password-stdin` with the recovery password on
+#     each image (the real command: options, scan, the audit record synced
+#     to disk, libcryptsetup's check) beside `cryptsetup open
+#     --test-passphrase --type bitlk` on the same image in the same run:
+#     the key derivation (2^20 SHA-256 rounds) is the floor; target <= 1.1x
 #   - the same volume inside a whole-disk GPT image (the check goes
 #     through the in-memory shadow of its metadata, key.c), a wrong
-#     password, a .BEK startup key, each beside cryptsetup on the bare
-#     image; and libbde's own check (bdeinfo -r), why key.c does not use it
-#   - the scan of a whole-disk image with two BitLocker partitions; target
-#     <= 20 ms
+#     password, the second recovery password, a .BEK startup key
+#     (`--key-file`), each beside cryptsetup on the bare image; and
+#     libbde's own check (bdeinfo -r), why key.c does not use it
+#   - `bdekey volume` on a whole-disk image with two BitLocker partitions
+#     (target <= 20 ms), beside voltool's scan (the library alone) and
+#     `blkid -p`
 #
-#   O=build/rel bash bench/volume.sh       (or VOLTOOL=path/to/voltool)
+#   O=build/rel bash bench/volume.sh   (or BDEKEY=..., VOLTOOL=...)
 #
 # Every timed run is a process from spawn to exit, median and p90 (nearest
 # rank) over BENCH_RUNS rounds (7; one warm-up round first); the cases of a
-# round run interleaved, each round in a rotated order.  The scan runs
-# BENCH_SCAN_RUNS times (31).  Needs cryptsetup (cryptsetup-bin) and
-# sfdisk; without them it says SKIPPED and exits 0.  Results go into
+# round run interleaved, each round in a rotated order.  The scans run
+# BENCH_SCAN_RUNS times (31).  bdekey runs with a private HOME (its audit
+# log there, no directory configured).  Needs cryptsetup (cryptsetup-bin)
+# and sfdisk; without them it says SKIPPED and exits 0.  Results go into
 # docs/performance.md by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=/usr/bin/python3
 O=${O:-build/rel}
+BDEKEY=${BDEKEY:-$O/bdekey}
 VOLTOOL=${VOLTOOL:-$O/tests/voltool}
+case $BDEKEY in /*) ;; *) BDEKEY=$ROOT/$BDEKEY ;; esac
 case $VOLTOOL in /*) ;; *) VOLTOOL=$ROOT/$VOLTOOL ;; esac
 export BENCH_RUNS=${BENCH_RUNS:-7} BENCH_SCAN_RUNS=${BENCH_SCAN_RUNS:-31}
 
@@ -36,6 +41,9 @@ for c in cryptsetup sfdisk tar xz; do
 	command -v "$c" >/dev/null || skip "$c is not installed (make deps)"
 done
 [ -x "$PY" ] || skip "$PY is missing"
+if [ ! -x "$BDEKEY" ]; then
+	make --no-print-directory O="$O" "$BDEKEY" >/dev/null
+fi
 if [ ! -x "$VOLTOOL" ]; then
 	make --no-print-directory O="$O" "$VOLTOOL" >/dev/null
 fi
@@ -53,6 +61,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 BENCH_NAME=bench/volume.sh
 . "$ROOT/bench/lib.sh"
+private_home BDEKEY_ LDAP
 
 tar --sparse -xJf tests/volume/data/bitlk-images.tar.xz -C "$TMP"
 img=$TMP/bitlk-images
@@ -70,9 +79,22 @@ dd if="$img/bitlk-aes-xts-128-startup-key.img" of="$gpt" bs=1M seek=9 \
 	conv=sparse,notrunc status=none
 dd if="$img/bitlk-aes-xts-256.img" of="$gpt" bs=1M seek=110 \
 	conv=sparse,notrunc status=none
+# the same disk with one BitLocker volume (partition 2): `unlock` asks for
+# the partition on a disk with two
+gpt1=$TMP/disk1.img
+truncate -s 240M "$gpt1"
+sfdisk -q "$gpt1" >/dev/null <<'EOF'
+label: gpt
+unit: sectors
+start=2048, size=16384
+start=18432, size=206848
+start=225280, size=204800
+EOF
+dd if="$img/bitlk-aes-xts-128-startup-key.img" of="$gpt1" bs=1M seek=9 \
+	conv=sparse,notrunc status=none
 
-log "voltool $VOLTOOL; $(cryptsetup --version); libbde $(bdeinfo -V 2>/dev/null | head -1 | awk '{print $2}' || echo absent)"
-export VOLTOOL IMG=$img GPT=$gpt
+log "bdekey $BDEKEY; voltool $VOLTOOL; $(cryptsetup --version); libbde $(bdeinfo -V 2>/dev/null | head -1 | awk '{print $2}' || echo absent)"
+export BDEKEY VOLTOOL IMG=$img GPT=$gpt GPT1=$gpt1
 # (a file, not a here-document: fg runs it in the background, where
 # stdin is /dev/null)
 cat >"$TMP/bench.py" <<'PYEOF'
@@ -87,9 +109,11 @@ import time
 sys.path.insert(0, "bench")
 from benchproc import pct  # noqa: E402
 
+BK = os.environ["BDEKEY"]
 VT = os.environ["VOLTOOL"]
 IMG = os.environ["IMG"]
 GPT = os.environ["GPT"]
+GPT1 = os.environ["GPT1"]
 RUNS = int(os.environ["BENCH_RUNS"])
 SCAN_RUNS = int(os.environ["BENCH_SCAN_RUNS"])
 conf = configparser.ConfigParser()
@@ -108,9 +132,10 @@ def img(name):
     return os.path.join(IMG, name + ".img")
 
 
-def ours(path, pw, n=None, ok=0):
-    argv = [VT, "check", path] + ([str(n)] if n else [])
-    return (argv, (pw + "\n").encode(), ok)
+def ours(path, pw, ok=0):
+    # the password on stdin, as a person types it (one line)
+    return ([BK, "unlock", "--test", "--password-stdin", path],
+            (pw + "\n").encode(), ok)
 
 
 def cs(path, pw, ok=0):
@@ -121,31 +146,31 @@ def cs(path, pw, ok=0):
 
 # (group, label, (argv, stdin, expected exit or None for any failure))
 cases = []
+UT = "bdekey unlock --test"
 for name in NAMES:
-    cases.append((name, "voltool check", ours(img(name), rp(name))))
+    cases.append((name, UT, ours(img(name), rp(name))))
     cases.append((name, "cryptsetup --test-passphrase",
                    cs(img(name), rp(name))))
 x128, wrong = "bitlk-aes-xts-128", rp("bitlk-aes-xts-256")
 cases += [
-    ("wrong password (xts-128)", "voltool check",
-     ours(img(x128), wrong, ok=10)),
+    ("wrong password (xts-128)", UT, ours(img(x128), wrong, ok=5)),
     ("wrong password (xts-128)", "cryptsetup --test-passphrase",
      cs(img(x128), wrong, ok=None)),
-    ("second recovery password", "voltool check",
+    ("second recovery password", UT,
      ours(img("bitlk-aes-xts-128-two-recovery"),
           rp("bitlk-aes-xts-128-two-recovery", "RP2"))),
     ("second recovery password", "cryptsetup --test-passphrase",
      cs(img("bitlk-aes-xts-128-two-recovery"),
         rp("bitlk-aes-xts-128-two-recovery", "RP2"))),
-    ("whole disk, partition 2 (startup-key volume)", "voltool check",
-     ours(GPT, rp("bitlk-aes-xts-128-startup-key"), 1)),
+    ("whole disk, partition 2 (startup-key volume)", UT,
+     ours(GPT1, rp("bitlk-aes-xts-128-startup-key"))),
     ("whole disk, partition 2 (startup-key volume)",
      "cryptsetup --test-passphrase, bare volume",
      cs(img("bitlk-aes-xts-128-startup-key"),
         rp("bitlk-aes-xts-128-startup-key"))),
-    (".BEK startup key", "voltool check-bek",
-     ([VT, "check-bek", img("bitlk-aes-xts-128-startup-key"), BEK], b"",
-      0)),
+    (".BEK startup key", "bdekey unlock --test --key-file",
+     ([BK, "unlock", "--test", "--key-file", BEK,
+       img("bitlk-aes-xts-128-startup-key")], b"", 0)),
     (".BEK startup key", "cryptsetup --test-passphrase",
      (["cryptsetup", "open", "--test-passphrase", "--type", "bitlk",
        "--key-file=" + BEK, img("bitlk-aes-xts-128-startup-key")], b"", 0)),
@@ -221,11 +246,16 @@ for i, (group, label, _) in enumerate(cases):
     print("| %s | %s%s | %.3f | %.3f | %.3f | %s |" % (
         group, label, note, med, pct(times[i], 0.9), cmed, ratio))
 
-scan = []
+scans = [("bdekey volume (GPT, 3 partitions, 2 BitLocker)",
+          [BK, "volume", GPT]),
+         ("bdekey volume --json (the same)", [BK, "volume", "--json", GPT]),
+         ("voltool scan (the library alone)", [VT, "scan", GPT])]
+scan = {i: [] for i in range(len(scans))}
 for rnd in range(SCAN_RUNS + 1):
-    t, _, _ = run([VT, "scan", GPT], b"", 0)
-    if rnd > 0:
-        scan.append(t)
+    for i, (_, argv) in enumerate(scans):
+        t, _, _ = run(argv, b"", 0)
+        if rnd > 0:
+            scan[i].append(t)
 blk = []
 for rnd in range(SCAN_RUNS + 1):
     t0 = time.perf_counter()
@@ -236,8 +266,9 @@ print("\n### Scan of a whole-disk image (%d runs, milliseconds)\n" %
       SCAN_RUNS)
 print("| command | median | p90 |")
 print("|---|---|---|")
-print("| voltool scan (GPT, 3 partitions, 2 BitLocker) | %.1f | %.1f |" % (
-    1000 * pct(scan, 0.5), 1000 * pct(scan, 0.9)))
+for i, (label, _) in enumerate(scans):
+    print("| %s | %.1f | %.1f |" % (label, 1000 * pct(scan[i], 0.5),
+                                    1000 * pct(scan[i], 0.9)))
 print("| blkid -p (the same image, whole disk only) | %.1f | %.1f |" % (
     1000 * pct(blk, 0.5), 1000 * pct(blk, 0.9)))
 PYEOF

@@ -49,12 +49,64 @@ default_text(enum setting_id id)
 	}
 }
 
+/* libldap settings bdekey sets itself, whatever the configuration says. */
+static const char *
+ldapconf_override(const char *key)
+{
+	static const struct {
+		const char *key, *note;
+	} notes[] = {
+		{ "TLS_REQCERT", "bdekey always demands a valid certificate" },
+		{ "REFERRALS", "bdekey never follows referrals" },
+		{ "SASL_SECPROPS", "bdekey sets them for the transport" },
+		{ "SASL_MECH", "bdekey uses mech (GSSAPI by default)" },
+		{ "TIMEOUT", "bdekey uses timeout" },
+		{ "NETWORK_TIMEOUT", "bdekey uses timeout" },
+		{ "VERSION", "bdekey uses LDAPv3" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(notes) / sizeof(notes[0]); i++)
+		if (strcmp(key, notes[i].key) == 0)
+			return notes[i].note;
+	return NULL;
+}
+
+/*
+ * The rest of libldap's own settings that are set, each with where it
+ * came from (uri and base are shown with the settings above).
+ */
+static void
+print_ldapconf(void)
+{
+	const char *key, *note;
+	char *value, *origin;
+	size_t i;
+	int head = 0;
+
+	for (i = 0; (key = ad_ldapconf_key(i)) != NULL; i++) {
+		if (strcmp(key, "URI") == 0 || strcmp(key, "BASE") == 0 ||
+		    strcmp(key, "HOST") == 0 ||
+		    ad_ldapconf_origin(key, &value, &origin) < 0)
+			continue;
+		if (!head)
+			printf("\n# libldap's own settings (ldap.conf, ~/ldaprc, "
+			    "~/.ldaprc, LDAP* variables; never ./ldaprc):\n");
+		head = 1;
+		note = ldapconf_override(key);
+		printf("#   %s %s  # %s%s%s%s\n", key, value, origin,
+		    note ? " (" : "", note ? note : "", note ? ")" : "");
+		free(value);
+		free(origin);
+	}
+}
+
 static int
 run_config(struct cmd_ctx *ctx)
 {
 	const struct settings *s = ctx->s;
 	const char *section = "";
-	char buf[600], *ldapconf = NULL;
+	char buf[600], *ldapconf = NULL, *origin;
 	int id;
 
 	printf("# config file: %s\n", s->config_path ? s->config_path :
@@ -82,13 +134,19 @@ run_config(struct cmd_ctx *ctx)
 		if ((id == SET_LDAP_URI || id == SET_LDAP_BASE) &&
 		    (ldapconf = ad_ldapconf(id == SET_LDAP_URI ? "URI" :
 		    "BASE")) != NULL) {
-			printf("%s = %s  # ldap.conf\n", d->key, ldapconf);
+			origin = NULL;
+			ad_ldapconf_origin(id == SET_LDAP_URI ? "URI" : "BASE",
+			    NULL, &origin);
+			printf("%s = %s  # %s\n", d->key, ldapconf,
+			    origin ? origin : "libldap");
+			free(origin);
 			free(ldapconf);
 			ldapconf = NULL;
 			continue;
 		}
 		printf("# %s: %s\n", d->key, default_text((enum setting_id)id));
 	}
+	print_ldapconf();
 	return EXIT_OK;
 }
 

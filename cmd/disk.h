@@ -20,12 +20,20 @@ void disk_print(const struct bde_volume *v);
 cJSON *disk_json(const struct bde_volume *v);
 
 /*
- * Scan path for exactly one BitLocker volume into *out (release it with
- * bde_volume_release).  A disk holding several asks for the partition
+ * Scan path for one BitLocker volume into *out (release it with
+ * bde_volume_release): the one there is, or the one in partition partno
+ * (0: any) of a disk.  A disk holding several without partno asks for it
  * (the message lists them).  Returns EXIT_OK or an exit status after
  * printing why, prefixed with cmdname.
  */
-int disk_open_one(const char *cmdname, const char *path,
+int disk_open_one(const char *cmdname, const char *path, unsigned partno,
     struct bde_volume *out);
+
+/*
+ * Parse --partition's argument (1 to 128) into *out; 0, or -1 after
+ * printing why.
+ */
+int disk_partition_arg(const char *cmdname, const char *arg,
+    unsigned *out);
 
 #endif

@@ -17,6 +17,8 @@ struct lookup_opts {
 	const char *device;
 	const char *key_id;
 	const char *volume;
+	const char *partition;
+	unsigned partno;	/* partition, parsed by check */
 	int show;
 	int json;
 	int read_out;
@@ -31,6 +33,8 @@ static const struct cmd_option lookup_options[] = {
 	OPT_STRING("volume", 0, "PATH", "find the keys of the BitLocker volume "
 	    "at PATH (partition, disk or image) and prove them against it",
 	    struct lookup_opts, volume),
+	OPT_STRING("partition", 0, "N", "with --volume on a disk: the "
+	    "BitLocker volume in partition N", struct lookup_opts, partition),
 	OPT_SOURCE("ad, graph or all (default: every configured one)"),
 	OPT_BOOL("show", 's', "read, check and print the passwords",
 	    struct lookup_opts, show),
@@ -55,8 +59,8 @@ static const char *const lookup_synopsis[] = {
 	"--read-out] [--json] [--reason TEXT]",
 	"--key-id ID [--source ad|graph|all] [--show | --read-out] [--json] "
 	"[--reason TEXT]",
-	"--volume PATH [--source ad|graph|all] [--show | --read-out] [--json] "
-	"[--reason TEXT]",
+	"--volume PATH [--partition N] [--source ad|graph|all] [--show | "
+	"--read-out] [--json] [--reason TEXT]",
 	NULL
 };
 
@@ -272,7 +276,7 @@ print_vol(const struct bde_key *k)
 {
 	switch (k->vol) {
 	case BDE_VOL_OTHER:
-		printf("volume      not a protector of this volume (another "
+		printf("protector   not one of this volume's (another "
 		    "volume's, or an older key)\n");
 		break;
 	case BDE_VOL_OPENS:
@@ -503,6 +507,12 @@ lookup_check(struct cmd_ctx *ctx)
 		    "without --device and --key-id");
 		return EXIT_USAGE;
 	}
+	if (lo->partition != NULL && (lo->volume == NULL ||
+	    disk_partition_arg("lookup", lo->partition, &lo->partno) < 0)) {
+		if (lo->volume == NULL)
+			cmd_warn("lookup: --partition goes with --volume");
+		return EXIT_USAGE;
+	}
 	if (lo->device == NULL && lo->key_id == NULL && lo->volume == NULL) {
 		cmd_warn("lookup: give --device, --key-id, or both, or "
 		    "--volume");
@@ -579,8 +589,8 @@ run_lookup(struct cmd_ctx *ctx)
 	memset(&vk, 0, sizeof(vk));
 	memset(&vol, 0, sizeof(vol));
 	if (lo->volume != NULL) {
-		if ((status = disk_open_one("lookup", lo->volume, &vol)) !=
-		    EXIT_OK)
+		if ((status = disk_open_one("lookup", lo->volume, lo->partno,
+		    &vol)) != EXIT_OK)
 			goto out;
 		vkp = &vk;
 		f = &vk.f;
@@ -611,14 +621,25 @@ run_lookup(struct cmd_ctx *ctx)
 		cmd_warn("lookup: no directory has the recovery password of "
 		    "protector %s of this volume", p->id);
 
-	/* a password that will not be read out is not recorded as read */
+	/*
+	 * A volume's passwords are tried on it: recorded first, every one
+	 * read (also one that will not be read out: it was used).
+	 */
+	if (vkp != NULL && lo->show) {
+		if (audit_reveal(s, lo, f) < 0) {
+			forget_passwords(&f->keys);
+			status = EXIT_IO;
+			goto out;
+		}
+		volkeys_prove_all(vkp);
+	}
 	if (lo->read_out && vkp != NULL && keep_openers(f, &status) < 0)
 		goto out;
 	if (lo->read_out && f->keys.n > 0 &&
 	    (status = read_out_check(f)) != EXIT_OK)
 		goto out;
 	/* the audit record comes first: no record, no password */
-	if (lo->show && audit_reveal(s, lo, f) < 0) {
+	if (lo->show && vkp == NULL && audit_reveal(s, lo, f) < 0) {
 		forget_passwords(&f->keys);
 		status = EXIT_IO;
 		goto out;

@@ -171,8 +171,10 @@ cmd_parse_options(struct cmd_ctx *ctx, int argc, char **argv)
 	int ch;
 
 	n = flatten(c, all);
-	/* '+': stop at the first operand; ':' report missing arguments */
-	shorts[ns++] = '+';
+	/*
+	 * options may follow operands (GNU getopt permutes; "--" ends
+	 * them); ':' first: report missing arguments
+	 */
 	shorts[ns++] = ':';
 	for (i = 0; i < n; i++) {
 		lo[i].name = all[i]->name;

@@ -18,6 +18,8 @@
 
 struct unlock_opts {
 	const char *name;
+	const char *partition;
+	unsigned partno;	/* partition, parsed by check */
 	const char *key_id;
 	const char *key_file;
 	int password_stdin;
@@ -30,6 +32,8 @@ struct unlock_opts {
 static const struct cmd_option unlock_options[] = {
 	OPT_STRING("name", 'n', "NAME", "the mapping's name: /dev/mapper/NAME "
 	    "(default bdekey-ID, the volume ID's first 8 digits)", UO, name),
+	OPT_STRING("partition", 0, "N", "on a disk: the BitLocker volume in "
+	    "partition N", UO, partition),
 	OPT_BOOL("read-write", 0, "activate for writing (default: read-only)",
 	    UO, read_write),
 	OPT_STRING("key-id", 'k', "ID", "use the recovery password with this "
@@ -53,8 +57,8 @@ static const struct cmd_optgroup *const unlock_groups[] = {
 	&settings_common_group, NULL
 };
 static const char *const unlock_synopsis[] = {
-	"PATH [--name NAME] [--read-write] [--key-id ID | --key-file FILE.BEK | "
-	"--password-stdin] [--test] [--reason TEXT]",
+	"PATH [--partition N] [--name NAME] [--read-write] [--key-id ID | "
+	"--key-file FILE.BEK | --password-stdin] [--test] [--reason TEXT]",
 	NULL
 };
 
@@ -65,6 +69,8 @@ struct ukey {
 	char *typed;		/* --password-stdin: owned, wiped */
 	uint8_t *bek;		/* --key-file: owned, wiped */
 	size_t beklen;
+	int recorded;		/* already in the audit log */
+	int proved;		/* already proved to open the volume */
 };
 
 static void
@@ -166,6 +172,51 @@ read_bek(const char *path, struct ukey *u)
 }
 
 /*
+ * A key in the audit log before it is used: no record, no unlock.  k is
+ * the key (its ID and source); identity who read it, or NULL.
+ */
+static int
+audit_unlock(const struct cmd_ctx *ctx, const struct bde_volume *v,
+    const struct bde_key *k, const char *identity)
+{
+	const struct unlock_opts *uo = ctx->opts;
+	char *where = realpath(v->path, NULL);
+	cJSON *rec;
+	int rc = -1;
+
+	rec = audit_record_new(uo->test ? "unlock-test" : "unlock", k,
+	    identity, ctx->s->reason);
+	if (rec == NULL ||
+	    cmd_json_add(rec, "volume", where ? where : v->path) < 0 ||
+	    cJSON_AddStringToObject(rec, "volume_id", v->volume_id) == NULL) {
+		cJSON_Delete(rec);
+		cmd_warn("unlock: out of memory");
+		goto out;
+	}
+	rc = audit_append(ctx->s->audit_log, rec);
+out:
+	free(where);
+	return rc;
+}
+
+/* Every password the directories gave for v, recorded before a try. */
+static int
+audit_tries(const struct cmd_ctx *ctx, const struct bde_volume *v,
+    const struct volkeys *vk)
+{
+	const struct bde_key *k;
+	size_t i;
+
+	for (i = 0; i < vk->f.keys.n; i++) {
+		k = &vk->f.keys.v[i];
+		if (k->pw == BDE_PW_READ && audit_unlock(ctx, v, k,
+		    find_identity(&vk->f, k->source)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * The directories' password that opens v: the key ID asked for (which
  * must be one of v's protectors), else the newest one that opens it.
  * The key stays in vk; u points at it.
@@ -181,6 +232,10 @@ from_directories(struct cmd_ctx *ctx, const struct unlock_opts *uo,
 	if (volkeys_find(vk, ctx->s, ctx->want, v, 1) < 0)
 		return EXIT_IO;
 	find_warn_errors(&vk->f);
+	/* every password read is recorded before it is tried on the disk */
+	if (audit_tries(ctx, v, vk) < 0)
+		return EXIT_IO;
+	volkeys_prove_all(vk);
 	for (i = 0; i < vk->f.keys.n && pick == NULL; i++) {
 		k = &vk->f.keys.v[i];
 		if (uo->key_id != NULL && !bde_keyid_match(&uo->id, k->key_id))
@@ -202,12 +257,16 @@ from_directories(struct cmd_ctx *ctx, const struct unlock_opts *uo,
 		u->k.kind = BDE_KEY_RECOVERY_PASSWORD;
 		u->k.data = pick->password;
 		u->k.len = strlen(pick->password);
+		u->recorded = u->proved = 1;
 		return EXIT_OK;
 	}
 	status = find_error_status(&vk->f);
 	if (wrong)
 		return EXIT_BADKEY;
-	if (uo->key_id != NULL)
+	if (status != EXIT_OK)
+		cmd_warn("unlock: no key that opens this volume was found; a "
+		    "directory failed (see above)");
+	else if (uo->key_id != NULL)
 		cmd_warn("unlock: no key with ID '%s' among this volume's "
 		    "recovery passwords on file", uo->key_id);
 	else
@@ -216,24 +275,6 @@ from_directories(struct cmd_ctx *ctx, const struct unlock_opts *uo,
 	return status != EXIT_OK ? status : EXIT_NOTFOUND;
 }
 
-/* The key in the audit log before it is used: no record, no unlock. */
-static int
-audit_unlock(const struct cmd_ctx *ctx, const struct bde_volume *v,
-    const struct ukey *u, const struct volkeys *vk)
-{
-	const struct unlock_opts *uo = ctx->opts;
-	cJSON *rec;
-
-	rec = audit_record_new(uo->test ? "unlock-test" : "unlock", &u->rec,
-	    find_identity(&vk->f, u->rec.source), ctx->s->reason);
-	if (rec == NULL || cmd_json_add(rec, "volume", v->path) < 0 ||
-	    cJSON_AddStringToObject(rec, "volume_id", v->volume_id) == NULL) {
-		cJSON_Delete(rec);
-		cmd_warn("unlock: out of memory");
-		return -1;
-	}
-	return audit_append(ctx->s->audit_log, rec);
-}
 
 /* /dev/mapper/NAME: the one given, else bdekey-<first 8 of the ID>. */
 static void
@@ -265,14 +306,8 @@ run_unlock(struct cmd_ctx *ctx)
 	memset(&v, 0, sizeof(v));
 	memset(&vk, 0, sizeof(vk));
 	memset(&u, 0, sizeof(u));
-	/* no device-mapper: say so before any directory is asked */
-	if (!uo->test && bde_volume_dm_available(&err) != BDE_OK) {
-		cmd_warn("unlock: %s (--test proves the key without it)",
-		    err ? err : "cannot activate");
-		status = EXIT_IO;
-		goto out;
-	}
-	if ((status = disk_open_one("unlock", ctx->argv[0], &v)) != EXIT_OK)
+	if ((status = disk_open_one("unlock", ctx->argv[0], uo->partno, &v)) !=
+	    EXIT_OK)
 		goto out;
 	mapping_name(uo, &v, name, sizeof(name));
 	if (uo->key_file != NULL)
@@ -283,13 +318,18 @@ run_unlock(struct cmd_ctx *ctx)
 		status = from_directories(ctx, uo, &v, &vk, &u);
 	if (status != EXIT_OK)
 		goto out;
-	if (audit_unlock(ctx, &v, &u, &vk) < 0) {
+	/* a directory's key was recorded and proved by from_directories */
+	if (!u.recorded && audit_unlock(ctx, &v, &u.rec, NULL) < 0) {
 		status = EXIT_IO;
 		goto out;
 	}
-	st = uo->test ? bde_volume_check(&v, &u.k, &err) :
-	    bde_volume_activate(&v, name, &u.k, uo->read_write ?
-	    BDE_VOLUME_READ_WRITE : 0, &err);
+	if (uo->test && u.proved)
+		st = BDE_OK;
+	else if (uo->test)
+		st = bde_volume_check(&v, &u.k, &err);
+	else
+		st = bde_volume_activate(&v, name, &u.k, uo->read_write ?
+		    BDE_VOLUME_READ_WRITE : 0, &err);
 	if (st != BDE_OK) {
 		cmd_warn("unlock: %s", err ? err : "failed");
 		status = cmd_exit_status(st);
@@ -331,6 +371,9 @@ unlock_check(struct cmd_ctx *ctx)
 		cmd_print_usage(ctx->cmd, stderr);
 		return EXIT_USAGE;
 	}
+	if (uo->partition != NULL &&
+	    disk_partition_arg("unlock", uo->partition, &uo->partno) < 0)
+		return EXIT_USAGE;
 	if (keys > 1) {
 		cmd_warn("unlock: give at most one of --key-id, --key-file and "
 		    "--password-stdin");
@@ -347,6 +390,13 @@ unlock_check(struct cmd_ctx *ctx)
 		cmd_warn("unlock: %s", err);
 		free(err);
 		return EXIT_USAGE;
+	}
+	/* no device-mapper: say so before any directory is asked */
+	if (!uo->test && bde_volume_dm_available(&err) != BDE_OK) {
+		cmd_warn("unlock: %s (--test proves the key without it)",
+		    err ? err : "cannot activate");
+		free(err);
+		return EXIT_IO;
 	}
 	/* a key in hand needs no directory */
 	if (uo->key_file != NULL || uo->password_stdin)

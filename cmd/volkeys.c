@@ -60,8 +60,19 @@ volkeys_find(struct volkeys *vk, struct settings *s, unsigned want,
 	if (find_keys(&vk->f, s, want, &q) < 0)
 		return -1;
 	for (i = 0; i < vk->f.keys.n; i++)
-		volkeys_prove(v, &vk->f.keys.v[i]);
+		vk->f.keys.v[i].vol = bde_volume_protector(v,
+		    vk->f.keys.v[i].key_id) != NULL ? BDE_VOL_PROTECTOR :
+		    BDE_VOL_OTHER;
 	return 0;
+}
+
+void
+volkeys_prove_all(struct volkeys *vk)
+{
+	size_t i;
+
+	for (i = 0; i < vk->f.keys.n; i++)
+		volkeys_prove(vk->v, &vk->f.keys.v[i]);
 }
 
 void

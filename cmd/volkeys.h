@@ -17,12 +17,17 @@ struct volkeys {
 /*
  * Look v's recovery-password protectors up by full key ID in the wanted
  * directories (their passwords too when show), and the keys of the
- * computer named in v's description (never their passwords); prove each
- * password read against v (volkeys_prove).  0, or -1 when out of memory
- * (printed).  Release vk with volkeys_release whatever it returned.
+ * computer named in v's description (never their passwords); each key is
+ * marked BDE_VOL_PROTECTOR or BDE_VOL_OTHER.  Nothing is tried yet: the
+ * caller records the passwords read, then calls volkeys_prove_all.  0, or
+ * -1 when out of memory (printed).  Release vk with volkeys_release
+ * whatever it returned.
  */
 int volkeys_find(struct volkeys *vk, struct settings *s, unsigned want,
     const struct bde_volume *v, int show);
+
+/* volkeys_prove for every key found. */
+void volkeys_prove_all(struct volkeys *vk);
 
 /*
  * Set k->vol: BDE_VOL_OTHER when k is not a protector of v, else whether

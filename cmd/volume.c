@@ -105,12 +105,29 @@ fail:
 }
 
 int
-disk_open_one(const char *cmdname, const char *path, struct bde_volume *out)
+disk_partition_arg(const char *cmdname, const char *arg, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	v = strtoul(arg, &end, 10);
+	if (arg[0] < '1' || arg[0] > '9' || *end != '\0' || v > 128) {
+		cmd_warn("%s: partition '%s' is not a number from 1 to 128",
+		    cmdname, arg);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+int
+disk_open_one(const char *cmdname, const char *path, unsigned partno,
+    struct bde_volume *out)
 {
 	struct bde_volume_list l = BDE_VOLUME_LIST_INIT;
 	enum bde_status st;
 	char *err = NULL;
-	size_t i;
+	size_t i, pick = 0;
 	int status;
 
 	memset(out, 0, sizeof(*out));
@@ -120,9 +137,18 @@ disk_open_one(const char *cmdname, const char *path, struct bde_volume *out)
 		status = cmd_exit_status(st);
 		goto out;
 	}
-	if (l.n > 1) {
-		cmd_warn("%s: '%s' holds %zu BitLocker volumes; give the "
-		    "partition:", cmdname, path, l.n);
+	if (partno > 0) {
+		for (pick = 0; pick < l.n && l.v[pick].partno != partno; pick++)
+			;
+		if (pick == l.n) {
+			cmd_warn("%s: '%s' has no BitLocker volume in partition "
+			    "%u", cmdname, path, partno);
+			status = EXIT_NOTFOUND;
+			goto out;
+		}
+	} else if (l.n > 1) {
+		cmd_warn("%s: '%s' holds %zu BitLocker volumes; give one "
+		    "with --partition N:", cmdname, path, l.n);
 		for (i = 0; i < l.n; i++)
 			fprintf(stderr, "  %s  partition %u at byte %" PRIu64
 			    "  %s\n", l.v[i].device ? cmd_safe(l.v[i].device) :
@@ -131,14 +157,14 @@ disk_open_one(const char *cmdname, const char *path, struct bde_volume *out)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	if (l.v[0].error != NULL) {
-		cmd_warn("%s: '%s': %s", cmdname, path, l.v[0].error);
+	if (l.v[pick].error != NULL) {
+		cmd_warn("%s: '%s': %s", cmdname, path, l.v[pick].error);
 		status = EXIT_IO;
 		goto out;
 	}
 	/* the record is the caller's now */
-	*out = l.v[0];
-	memset(&l.v[0], 0, sizeof(l.v[0]));
+	*out = l.v[pick];
+	memset(&l.v[pick], 0, sizeof(l.v[pick]));
 	status = EXIT_OK;
 out:
 	bde_volume_list_free(&l);

@@ -41,6 +41,16 @@ _bdekey()
 	--protector)
 		COMPREPLY=($(compgen -W "tpm tpm+pin startup-key password unknown" -- "$cur"))
 		return ;;
+	--volume)
+		# a partition, a whole disk or an image file
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return ;;
+	--key-file)
+		# a .BEK startup-key file, or a directory on the way to one
+		COMPREPLY=($(compgen -d -- "$cur") $(compgen -f -X '!*.[Bb][Ee][Kk]' -- "$cur"))
+		return ;;
+	--name|-n|--key-id|-k|--reason|-r|--device|-d)
+		return ;;
 	esac
 	if [[ $cur == -* ]]; then
 		local opts
@@ -48,6 +58,14 @@ _bdekey()
 		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 	elif [[ ${words[1]} == help ]]; then
 		COMPREPLY=($(compgen -W "$("$bin" --help 2>/dev/null | awk '/^commands:/{on=1;next} on&&/^  [a-z]/{print $1}')" -- "$cur"))
+	elif [[ ${words[1]} == volume || ${words[1]} == unlock ]]; then
+		# partitions, whole disks and image files
+		COMPREPLY=($(compgen -f -- "$cur"))
+	elif [[ ${words[1]} == lock ]]; then
+		# the active mappings (unlock names them bdekey-... by default)
+		local maps
+		maps=$(ls /dev/mapper 2>/dev/null | grep -vx control)
+		COMPREPLY=($(compgen -W "$maps" -- "$cur"))
 	fi
 }
 complete -F _bdekey bdekey

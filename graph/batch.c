@@ -14,6 +14,8 @@
 /* Rounds of inner 429s a $batch group may see before single GETs. */
 #define BATCH_ROUNDS 3
 #define BATCH_RETRY_DEFAULT_MS 1000
+/* Retry-After seconds beyond this read as this (no overflow in ms). */
+#define BATCH_RETRY_LIMIT_S (366LL * 86400)
 
 void
 graph_reqs_free(struct graph_req *r, size_t n)
@@ -40,7 +42,7 @@ fetch_one(struct graph *g, struct graph_req *r, char **errstr)
 		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
 		goto out;
 	}
-	st = graph_call(g, "GET", url, NULL, &rs, errstr);
+	st = graph_call(g, "GET", url, NULL, 0, &rs, errstr);
 	if (st != BDE_OK)
 		goto out;
 	bde_json_wipe_delete(r->body);
@@ -86,63 +88,55 @@ out:
 }
 
 /*
- * Retry-After of an inner answer, from its headers (any case), in ms; -1
- * when there is none we can use.
+ * Retry-After of an inner answer, from its headers (any case), in ms:
+ * seconds as a number or a string, or an HTTP date; -1 when there is none
+ * we can use.  Huge values are capped here and not waited for later
+ * (http_client_sleep).
  */
 static long long
 inner_retry_after_ms(const cJSON *resp)
 {
 	const cJSON *h = cJSON_GetObjectItemCaseSensitive(resp, "headers"), *v;
 	long long secs;
+	long r;
 
+	if (!cJSON_IsObject(h))
+		return -1;
 	cJSON_ArrayForEach(v, h) {
 		if (v->string == NULL || strcasecmp(v->string, "Retry-After"))
 			continue;
-		if (bde_json_integer(v, 0, LLONG_MAX / 1000, &secs) ==
-		    BDE_NUM_OK)
+		switch (bde_json_integer(v, 0, BATCH_RETRY_LIMIT_S, &secs)) {
+		case BDE_NUM_OK:
 			return secs * 1000;
-		return -1;
+		case BDE_NUM_RANGE:
+			return BATCH_RETRY_LIMIT_S * 1000;
+		}
+		if (!cJSON_IsString(v))
+			return -1;
+		r = http_parse_retry_after(v->valuestring,
+		    strlen(v->valuestring), time(NULL));
+		return r < 0 ? -1 : r * 1000LL;
 	}
 	return -1;
 }
 
-/*
- * Send the requests idx[0..n) as one $batch.  Answers land in r; the
- * indexes still to do (throttled, unanswered) are left in idx and *left,
- * *wait_ms says how long to wait first.  *refused is set when the batch
- * as a whole was not accepted: then nothing was answered.
- */
-static enum bde_status
-batch_once(struct graph *g, struct graph_req *r, size_t nreq, size_t *idx,
-    size_t n, size_t *left, long long *wait_ms, int *refused, char **errstr)
+int
+graph_batch_take(cJSON *doc, struct graph_req *r, size_t nreq, size_t *idx,
+    size_t n, size_t *left, long long *wait_ms)
 {
-	struct http_response rs = { 0 };
 	cJSON *resps, *a;
-	enum bde_status st = BDE_OK;
-	char *body = NULL, *url = NULL;
 	long long k, status, ra;
 	size_t i, m;
 
 	*left = n;
 	*wait_ms = 0;
-	*refused = 0;
-	body = batch_body(r, idx, n);
-	if (body == NULL || asprintf(&url, "%s/$batch", g->v1) < 0) {
-		url = NULL;
-		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
-		goto out;
-	}
-	st = graph_call(g, "POST", url, body, &rs, errstr);
-	if (st != BDE_OK)
-		goto out;
-	resps = cJSON_GetObjectItemCaseSensitive(rs.json, "responses");
-	if (rs.status < 200 || rs.status > 299 || !cJSON_IsArray(resps)) {
-		*refused = 1;
-		goto out;
-	}
+	resps = cJSON_GetObjectItemCaseSensitive(doc, "responses");
+	if (!cJSON_IsArray(resps))
+		return -1;
 	cJSON_ArrayForEach(a, resps) {
 		/* ids are the indexes sent (batch_body) */
-		if (bde_json_number(a, "id", 0, (long long)nreq - 1, &k) !=
+		if (nreq == 0 ||
+		    bde_json_number(a, "id", 0, (long long)nreq - 1, &k) !=
 		    BDE_NUM_OK ||
 		    bde_json_number(a, "status", 100, 999, &status) !=
 		    BDE_NUM_OK)
@@ -160,7 +154,6 @@ batch_once(struct graph *g, struct graph_req *r, size_t nreq, size_t *idx,
 		bde_json_wipe_delete(r[k].body);
 		r[k].status = (long)status;
 		r[k].body = cJSON_DetachItemFromObjectCaseSensitive(a, "body");
-		memcpy(r[k].request_id, rs.request_id, sizeof(r[k].request_id));
 		/* done: drop k from the list still to do */
 		for (m = i; m + 1 < *left; m++)
 			idx[m] = idx[m + 1];
@@ -168,6 +161,50 @@ batch_once(struct graph *g, struct graph_req *r, size_t nreq, size_t *idx,
 	}
 	if (*left > 0 && *wait_ms == 0)
 		*wait_ms = BATCH_RETRY_DEFAULT_MS;
+	return 0;
+}
+
+/*
+ * Send the requests idx[0..n) as one $batch.  Answers land in r; the
+ * indexes still to do (throttled, unanswered) are left in idx and *left,
+ * *wait_ms says how long to wait first.  *refused is set when the batch
+ * as a whole was not accepted: then nothing was answered.
+ */
+static enum bde_status
+batch_once(struct graph *g, struct graph_req *r, size_t nreq, size_t *idx,
+    size_t n, size_t *left, long long *wait_ms, int *refused, char **errstr)
+{
+	struct http_response rs = { 0 };
+	enum bde_status st = BDE_OK;
+	char *body = NULL, *url = NULL;
+	size_t orig[GRAPH_BATCH_MAX], i, j;
+
+	*left = n;
+	*wait_ms = 0;
+	*refused = 0;
+	memcpy(orig, idx, n * sizeof(*idx));
+	body = batch_body(r, idx, n);
+	if (body == NULL || asprintf(&url, "%s/$batch", g->v1) < 0) {
+		url = NULL;
+		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
+		goto out;
+	}
+	st = graph_call(g, "POST", url, body, 0, &rs, errstr);
+	if (st != BDE_OK)
+		goto out;
+	if (rs.status < 200 || rs.status > 299 ||
+	    graph_batch_take(rs.json, r, nreq, idx, n, left, wait_ms) < 0) {
+		*refused = 1;
+		goto out;
+	}
+	/* what was answered (left idx) carries the batch's request id */
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < *left && idx[j] != orig[i]; j++)
+			;
+		if (j == *left)
+			memcpy(r[orig[i]].request_id, rs.request_id,
+			    sizeof(r[orig[i]].request_id));
+	}
 out:
 	free(body);
 	free(url);
@@ -210,6 +247,7 @@ graph_fetch_all(struct graph *g, struct graph_req *r, size_t n,
 				goto out;
 			if (refused)
 				break;
+			/* a wait past the cap: one by one now instead */
 			if (left > 0 && http_client_sleep(g->http, wait) < 0)
 				break;
 		}

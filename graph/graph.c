@@ -23,14 +23,22 @@ static const struct cloud {
 	  "https://microsoftgraph.chinacloudapi.cn" },
 };
 
-/* Delegated permissions, each prefixed with the Graph resource. */
-static const char *const delegated_scopes[] = {
-	"BitlockerKey.Read.All",
-	/* granted alone when an admin consented only to metadata */
-	"BitlockerKey.ReadBasic.All",
-	"Device.Read.All",
-	"DeviceManagementManagedDevices.ReadWrite.All",
-	NULL
+/*
+ * Delegated permissions per command (incremental consent): lookups never
+ * carry the Intune scope, so a tenant that did not consent to it can
+ * still sign in, and no cached lookup token can rotate.  Each is prefixed
+ * with the Graph resource.  rotateBitLockerKeys (beta) documents
+ * DeviceManagementManagedDevices.ReadWrite.All, which also covers reading
+ * managedDevices; Device.Read.All finds the Entra device by name.
+ */
+static const char *const scopes_lookup[] = {
+	"BitlockerKey.Read.All", "Device.Read.All", NULL
+};
+static const char *const scopes_lookup_basic[] = {
+	"BitlockerKey.ReadBasic.All", "Device.Read.All", NULL
+};
+static const char *const scopes_rotate[] = {
+	"Device.Read.All", "DeviceManagementManagedDevices.ReadWrite.All", NULL
 };
 
 static const struct cloud *
@@ -59,13 +67,13 @@ trim_url(const char *url)
 
 /*
  * The scope string: the app's "{resource}/.default", or the delegated
- * permissions with openid/profile (for the user's name in the id_token)
- * and offline_access (for a refresh token).  The resource is the Graph
- * origin: the cloud's host, or the overriding URL's origin.  Returns a
- * new string the caller frees, or NULL when out of memory.
+ * permissions perms with openid/profile (for the user's name in the
+ * id_token) and offline_access (for a refresh token).  The resource is
+ * the Graph origin: the cloud's host, or the overriding URL's origin.
+ * Returns a new string the caller frees, or NULL when out of memory.
  */
 static char *
-make_scope(const char *origin, int app)
+make_scope(const char *origin, int app, const char *const *perms)
 {
 	char *s = NULL, *t;
 	size_t i;
@@ -76,8 +84,8 @@ make_scope(const char *origin, int app)
 		return s;
 	}
 	s = strdup("");
-	for (i = 0; s != NULL && delegated_scopes[i] != NULL; i++) {
-		if (asprintf(&t, "%s%s/%s ", s, origin, delegated_scopes[i]) < 0)
+	for (i = 0; s != NULL && perms[i] != NULL; i++) {
+		if (asprintf(&t, "%s%s/%s ", s, origin, perms[i]) < 0)
 			t = NULL;
 		free(s);
 		s = t;
@@ -88,6 +96,16 @@ make_scope(const char *origin, int app)
 		t = NULL;
 	free(s);
 	return t;
+}
+
+void
+graph_begin(struct graph *g, int rotation)
+{
+	id_session_use_scope(g->id, rotation ? g->scope_rotate :
+	    g->scope_lookup);
+	memset(&g->budget, 0, sizeof(g->budget));
+	g->budget.max_pages = GRAPH_MAX_PAGES;
+	g->budget.max_items = GRAPH_MAX_ITEMS;
 }
 
 static void
@@ -102,7 +120,8 @@ graph_free(struct graph *g)
 	free(g->beta);
 	free(g->origin);
 	free(g->authority);
-	free(g->scope);
+	free(g->scope_lookup);
+	free(g->scope_rotate);
 	free(g->ident);
 	free(g);
 }
@@ -165,8 +184,10 @@ graph_new(const struct graph_settings *s, int allow_app, struct graph **out,
 		    g->base);
 		goto out;
 	}
-	g->scope = make_scope(g->origin, app);
-	if (g->scope == NULL) {
+	g->scope_lookup = make_scope(g->origin, app, s->read_basic ?
+	    scopes_lookup_basic : scopes_lookup);
+	g->scope_rotate = make_scope(g->origin, app, scopes_rotate);
+	if (g->scope_lookup == NULL || g->scope_rotate == NULL) {
 		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -174,7 +195,9 @@ graph_new(const struct graph_settings *s, int allow_app, struct graph **out,
 	g->idc.tenant = s->tenant;
 	g->idc.client_id = s->client_id != NULL ? s->client_id :
 	    GRAPH_DEFAULT_CLIENT_ID;
-	g->idc.scope = g->scope;
+	g->idc.scope = g->scope_lookup;
+	g->idc.show = s->sign_in;
+	g->idc.show_arg = s->sign_in_arg;
 	if (app) {
 		g->idc.client_secret = s->client_secret;
 		g->idc.client_cert = s->client_cert;
@@ -195,6 +218,7 @@ graph_new(const struct graph_settings *s, int allow_app, struct graph **out,
 	st = id_session_new(&g->idc, g->http, &g->id, errstr);
 	if (st != BDE_OK)
 		goto out;
+	graph_begin(g, 0);
 	*out = g;
 	g = NULL;
 out:
@@ -252,14 +276,17 @@ graph_open(const struct graph_settings *s, struct bde_backend *out,
 {
 	struct graph *g = NULL;
 	enum bde_status st;
-	const char *token;
 
 	memset(out, 0, sizeof(*out));
 	st = graph_new(s, 1, &g, errstr);
 	if (st != BDE_OK)
 		goto out;
-	/* fail early, before any lookup, when there is no usable sign-in */
-	st = id_access_token(g->id, &token, errstr);
+	/*
+	 * Fail early, before any lookup, when there is no sign-in; a user's
+	 * token is renewed only when a request needs it, for the scope set
+	 * of that command.
+	 */
+	st = id_session_check(g->id, errstr);
 	if (st != BDE_OK)
 		goto out;
 	st = set_ident(g, errstr);

@@ -41,6 +41,21 @@ struct graph_settings {
 	void (*progress)(void *arg, unsigned long scanned,
 	    unsigned long matched);
 	void *progress_arg;
+	/*
+	 * Users sign in for lookups with BitlockerKey.ReadBasic.All instead
+	 * of BitlockerKey.Read.All (a tenant that consented to metadata
+	 * only): keys are listed, passwords never shown.
+	 */
+	int read_basic;
+	/*
+	 * Incremental consent: a command that needs a permission the cached
+	 * sign-in lacks (rotate: the Intune scope) signs the user in for it
+	 * with the device code flow, and sign_in shows the service's message
+	 * (cmd/ prints it on stderr, as for login).  NULL: such a command
+	 * fails with BDE_EAUTH saying what it needs.
+	 */
+	void (*sign_in)(const char *message, void *arg);
+	void *sign_in_arg;
 };
 
 /*
@@ -52,26 +67,45 @@ struct graph_settings {
  * missing permission.  Without BDE_WANT_PASSWORD no password is ever
  * requested: every such read writes an audit event in Entra ID.
  *
- * Optional operations offered: find_device (the one Intune managed
- * device for an Entra device name or id; every result of the
- * managedDevices filter is re-checked) and rotate (POST
- * rotateBitLockerKeys, beta; BDE_OK on 2xx).
+ * With BDE_WANT_PASSWORD a key whose read answers 200 without "key" (what
+ * Graph does for a BitlockerKey.ReadBasic.All token) counts as withheld
+ * too.  The message names what the access token has (its scp or roles
+ * claims, decoded only for the message) and what it lacks.  A lookup
+ * that fails on a later page returns that error, never a part of the
+ * keys; paging stops with BDE_EPROTO at a nextLink seen before or past
+ * GRAPH_MAX_PAGES pages or GRAPH_MAX_ITEMS items; a 2xx answer without a
+ * JSON body is BDE_EPROTO naming what was asked.
  *
- * Open the backend with a usable token: the app's (secret or
- * certificate), else the cached delegated token, refreshed silently when
- * needed.  Not signed in: BDE_EAUTH with "run 'bdekey login'".  Other
- * errors: BDE_ECONFIG, BDE_EUNREACH, BDE_EPROTO, BDE_ENOMEM.
+ * Optional operations offered: find_device (the one Intune managed
+ * device for an Entra device name or id: every id is checked to be a
+ * GUID, every result of the managedDevices filter is re-checked, and the
+ * names Entra and Intune give must be the one asked for, else
+ * BDE_EPROTO) and rotate (POST rotateBitLockerKeys, beta, no body; BDE_OK
+ * on 2xx; sent once on a connection of its own: a 5xx or a lost answer is
+ * BDE_EUNREACH saying that the outcome is unknown).
+ *
+ * Scopes (delegated): lookups ask for BitlockerKey.Read.All (or
+ * .ReadBasic.All, read_basic) and Device.Read.All; find_device and rotate
+ * ask for Device.Read.All and DeviceManagementManagedDevices.ReadWrite.All,
+ * with its own token (see sign_in).
+ *
+ * Open the backend with a sign-in: the app's token (secret or
+ * certificate), else the cached delegated tokens, renewed silently when a
+ * request needs it.  Not signed in: BDE_EAUTH with "run 'bdekey login'".
+ * Other errors: BDE_ECONFIG, BDE_EUNREACH, BDE_EPROTO, BDE_ENOMEM.
  */
 enum bde_status graph_open(const struct graph_settings *s,
     struct bde_backend *out, char **errstr);
 
 /*
- * Interactive sign-in with the device code flow.  show() is called once
- * with the service's sign-in message (URL and code) for cmd/ to print on
- * stderr; then this polls until the user signs in, declines or the code
- * expires, and caches the tokens (0600, atomically).  *who receives the
- * signed-in user's name (caller frees).  Errors: BDE_EAUTH (declined,
- * expired), BDE_ECONFIG, BDE_EUNREACH, BDE_EPROTO, BDE_EIO.
+ * Interactive sign-in with the device code flow, for what lookups need
+ * (BitlockerKey.Read.All or .ReadBasic.All, Device.Read.All; never the
+ * Intune scope, which rotate asks for when first used).  show() is called
+ * once with the service's sign-in message (URL and code) for cmd/ to
+ * print on stderr; then this polls until the user signs in, declines or
+ * the code expires, and caches the tokens (0600, atomically).  *who
+ * receives the signed-in user's name (caller frees).  Errors: BDE_EAUTH
+ * (declined, expired), BDE_ECONFIG, BDE_EUNREACH, BDE_EPROTO, BDE_EIO.
  */
 enum bde_status graph_login(const struct graph_settings *s,
     void (*show)(const char *message, void *arg), void *arg, char **who,

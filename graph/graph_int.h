@@ -7,6 +7,7 @@
 #ifndef BDEKEY_GRAPH_INT_H
 #define BDEKEY_GRAPH_INT_H
 
+#include <stdint.h>
 #include <time.h>
 
 #include <cJSON.h>
@@ -19,13 +20,28 @@
 /* $batch takes at most 20 requests (Graph JSON batching). */
 #define GRAPH_BATCH_MAX 20
 
+/*
+ * One lookup reads at most this many pages and list items, however the
+ * server pages (issue 9 #10): Entra keeps at most 200 keys a device, and a
+ * tenant-wide prefix scan of a million keys is ~1,000 pages of 1,000.
+ */
+#define GRAPH_MAX_PAGES 50000
+#define GRAPH_MAX_ITEMS 5000000
+
+/* Pages and items read so far in one lookup, and its caps. */
+struct graph_budget {
+	unsigned long pages, items;
+	unsigned long max_pages, max_items;
+};
+
 struct graph {
 	char *base;		/* Graph base URL, no trailing slash */
 	char *v1;		/* base + "/v1.0" */
 	char *beta;		/* base + "/beta" */
 	char *origin;		/* scheme://host[:port] of base */
 	char *authority;
-	char *scope;
+	char *scope_lookup;	/* what lookups ask for */
+	char *scope_rotate;	/* what find_device and rotate ask for */
 	char *ident;		/* "app:CLIENT_ID" or the UPN */
 	struct id_config idc;
 	struct http_client *http;
@@ -33,6 +49,7 @@ struct graph {
 	void (*progress)(void *arg, unsigned long scanned,
 	    unsigned long matched);
 	void *progress_arg;
+	struct graph_budget budget;	/* reset by each operation */
 };
 
 /* Why a request failed with 403: the permission or role it needs. */
@@ -50,31 +67,85 @@ struct graph {
 #define NEED_ROTATE "needs DeviceManagementManagedDevices.ReadWrite.All " \
 	"and an Intune role allowed to rotate BitLocker keys"
 
-/* One request (request.c). */
+/* The permission that shows passwords (Graph: $select=key). */
+#define PERM_READ_KEY "BitlockerKey.Read.All"
 
 /*
- * Send method url with the access token.  A 401 renews the token once and
- * tries again; a second 401 is BDE_EAUTH.  Any other status is left in
- * rs->status for the caller (release rs also after failure).
+ * Start an operation: its scope set (lookups or rotation) and a fresh
+ * page budget.
+ */
+void graph_begin(struct graph *g, int rotation);
+
+/* One request (request.c). */
+
+/* graph_call flags */
+#define GRAPH_ONCE 0x1		/* not idempotent: see http_request.once */
+
+/*
+ * Send method url with the access token (flags: GRAPH_ONCE).  A 401
+ * renews the token once and tries again; a second 401 is BDE_EAUTH
+ * naming the WWW-Authenticate challenge's error.  Any other status is
+ * left in rs->status for the caller (release rs also after failure).
  */
 enum bde_status graph_call(struct graph *g, const char *method,
-    const char *url, const char *body, struct http_response *rs,
-    char **errstr);
+    const char *url, const char *body, unsigned flags,
+    struct http_response *rs, char **errstr);
 
 /*
  * The error for a failed answer: the status class (400 BDE_EPROTO, 401
  * BDE_EAUTH, 403 BDE_EPERM with need, 404 BDE_ENOTFOUND, 5xx
  * BDE_EUNREACH) and "what: code: message (need; client-request-id X)".
+ * No I/O: body may be anything (NULL, not an object).
  */
 enum bde_status graph_fail(long status, const cJSON *body,
     const char *request_id, const char *what, const char *need,
     char **errstr);
 
 /*
+ * A Bearer challenge (WWW-Authenticate of a 401) in words for a message:
+ * "error: error_description" (RFC 6750 3), cut to len, or "" when it
+ * names no error.  No I/O.
+ */
+void graph_challenge_text(const char *www_authenticate, char *buf,
+    size_t len);
+
+/*
+ * The parts of one list page: its "value" array and its nextLink (NULL
+ * on the last page).  Errors (BDE_EPROTO, naming what): doc is not an
+ * object (an empty or non-JSON body), has no value array, or a nextLink
+ * that is neither absent, null nor a string.  No I/O.
+ */
+enum bde_status graph_page_parts(const cJSON *doc, const char *what,
+    const char *request_id, const cJSON **value, const char **next,
+    char **errstr);
+
+/*
+ * A walk over @odata.nextLink pages: the links seen (hashes in an open
+ * addressing set), against loops A -> B -> A.  Zero it to start;
+ * graph_walk_release frees it.
+ */
+struct graph_walk {
+	uint64_t *seen;
+	size_t nseen, cap;
+};
+void graph_walk_release(struct graph_walk *w);
+
+/*
+ * Count a page of nitems items into the budget b and remember its
+ * nextLink next (NULL: the last page).  BDE_OK, or BDE_EPROTO (naming
+ * what) for a link seen before in this walk, a link that is not a
+ * printable URL, or a budget passed; BDE_ENOMEM.  No I/O.
+ */
+enum bde_status graph_walk_page(struct graph_walk *w, struct graph_budget *b,
+    const char *next, size_t nitems, const char *what, char **errstr);
+
+/*
  * GET url and every @odata.nextLink after it (same origin only), calling
  * page(value, arg) with each page's "value" array; pages are freed as
- * they go, so memory stays flat.  The first answer may be given (a list
- * that came back in a $batch): then url is not fetched.
+ * they go, so memory stays flat.  url NULL: first is the first page (a
+ * list that came back in a $batch; NULL there is an answer without a
+ * body: BDE_EPROTO).  Errors: those of graph_call and graph_fail, and
+ * BDE_EPROTO as graph_page_parts and graph_walk_page.
  */
 enum bde_status graph_pages(struct graph *g, const char *url,
     const cJSON *first, const char *what, const char *need,
@@ -101,12 +172,25 @@ void graph_reqs_free(struct graph_req *r, size_t n);
 /*
  * Send every request in r: one GET when n is 1, else $batch requests of
  * up to GRAPH_BATCH_MAX answered in any order.  Inner 429/503/504 are
- * sent again after their Retry-After; other inner failures (but 403 and
- * 404, which are the answer) and a refused batch fall back to single
- * GETs.  On BDE_OK every r[i] has its final status and body.
+ * sent again after their Retry-After (a wait past HTTP_RETRY_AFTER_MAX_S
+ * is not waited for: those go one by one at once); other inner failures
+ * (but 403 and 404, which are the answer) and a refused batch fall back
+ * to single GETs.  On BDE_OK every r[i] has its final status and body
+ * (which may be NULL: an answer without one).
  */
 enum bde_status graph_fetch_all(struct graph *g, struct graph_req *r,
     size_t n, char **errstr);
+
+/*
+ * Take a $batch answer doc (its "responses") into r: for each answer to
+ * one of the indexes idx[0..n) (ids are the indexes, nreq requests in
+ * all), its status and body (detached from doc) go to r[k] and k leaves
+ * idx; throttled ones stay, and *wait_ms is the longest Retry-After they
+ * ask for (a default when none).  *left: how many stay.  Returns 0, or
+ * -1 when doc is not a batch answer (nothing was taken).  No I/O.
+ */
+int graph_batch_take(cJSON *doc, struct graph_req *r, size_t nreq,
+    size_t *idx, size_t n, size_t *left, long long *wait_ms);
 
 /* OData (odata.c). */
 
@@ -146,10 +230,59 @@ enum bde_status graph_by_device(void *self, const char *name, int flags,
 enum bde_status graph_by_keyid(void *self, const struct bde_keyid *id,
     int flags, struct bde_keylist *out, char **errstr);
 
-/* Intune (managed.c): the backend's find_device and rotate operations. */
-enum bde_status graph_find_managed(void *self, const char *name,
-    const char *device_id, struct bde_device *out, char **errstr);
-enum bde_status graph_rotate(void *self, const struct bde_device *d,
+/*
+ * Append the key Graph's object o describes (a list item or a get
+ * answer, unwrapped) to out, with device as its device name (may be
+ * NULL).  BDE_EPROTO: no id that is a GUID, or a deviceId that is not
+ * one.  No I/O.
+ */
+enum bde_status graph_add_key(const cJSON *o, const char *device,
+    struct bde_keylist *out, char **errstr);
+
+/* The state of graph_key_page: keys of one list go to out. */
+struct graph_key_pages {
+	struct graph *g;		/* for progress, or NULL */
+	struct bde_keylist *out;
+	const char *device;		/* name for every key, or NULL */
+	const struct bde_keyid *match;	/* keep only these, or NULL */
+	unsigned long scanned, matched;
+};
+
+/* Page handler for key lists (graph_pages); arg is a graph_key_pages. */
+enum bde_status graph_key_page(const cJSON *value, void *arg,
+    char **errstr);
+
+/*
+ * The password in a key read's answer body (bare or wrapped in "value")
+ * into k: BDE_PW_READ with k->password, or BDE_PW_DENIED when the object
+ * has no "key" (Graph's answer to a token without BitlockerKey.Read.All).
+ * BDE_EPROTO: no object at all, or a key that is not a non-empty string.
+ * No I/O.
+ */
+enum bde_status graph_take_password(struct bde_key *k, const cJSON *body,
+    const char *request_id, char **errstr);
+
+/*
+ * Why Graph withheld a password, from the permissions the access token
+ * carries (perms: "A B C" as id_permissions gives, or NULL when
+ * unknown): the permission it lacks and what it has, or, with
+ * BitlockerKey.Read.All, the role the user lacks.  Into buf.  No I/O.
+ */
+void graph_denied_reason(const char *perms, char *buf, size_t len);
+
+/* The state of graph_device_page: found() for each device. */
+struct graph_named {
+	enum bde_status (*found)(const char *device_id,
+	    const char *display_name, void *arg, char **errstr);
+	void *arg;
+};
+
+/*
+ * Page handler for device lists: found(deviceId, displayName) for each
+ * device that has both (one never registered for BitLocker has no
+ * deviceId); BDE_EPROTO for a deviceId that is not a GUID.  No I/O.
+ */
+enum bde_status graph_device_page(const cJSON *value, void *arg,
     char **errstr);
 
 /*
@@ -159,5 +292,37 @@ enum bde_status graph_rotate(void *self, const struct bde_device *d,
 enum bde_status graph_devices_named(struct graph *g, const char *name,
     enum bde_status (*found)(const char *device_id, const char *display_name,
     void *arg, char **errstr), void *arg, char **errstr);
+
+/* Whether s is a GUID, 36 characters exactly (no braces, nothing more). */
+int graph_guid_ok(const char *s);
+
+/* Intune (managed.c): the backend's find_device and rotate operations. */
+enum bde_status graph_find_managed(void *self, const char *name,
+    const char *device_id, struct bde_device *out, char **errstr);
+enum bde_status graph_rotate(void *self, const struct bde_device *d,
+    char **errstr);
+
+/*
+ * Managed devices of one Entra device: what the page handler collects.
+ * device_id is the Entra deviceId asked for, name the device name asked
+ * for (NULL: by id).
+ */
+struct graph_matches {
+	const char *device_id;
+	const char *name;
+	struct bde_device first;
+	size_t count;
+	char list[8 * (BDE_GUID_LEN + 2) + 8];
+};
+
+/*
+ * Page handler for managedDevices: every answer is checked (the filter
+ * has been seen ignored): a present azureADDeviceId must be a GUID, and
+ * the ones that are device_id must have a GUID id and, when a name was
+ * asked for, that deviceName (case-insensitive); else BDE_EPROTO.  No
+ * I/O.
+ */
+enum bde_status graph_managed_page(const cJSON *value, void *arg,
+    char **errstr);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define KEYS_PATH "/informationProtection/bitlocker/recoveryKeys"
 #define DEVICE_SELECT "$select=id,deviceId,displayName"
@@ -22,12 +23,16 @@ guid_lower_dup(const char *s)
 	return d != NULL ? bde_guid_lower(d) : NULL;
 }
 
-/*
- * Append the key described by Graph's object o (list item or get
- * answer) to out, with device as its device name (may be NULL).
- */
-static enum bde_status
-add_key(const cJSON *o, const char *device, struct bde_keylist *out,
+int
+graph_guid_ok(const char *s)
+{
+	uint8_t g[16];
+
+	return s != NULL && strlen(s) == BDE_GUID_LEN && bde_guid_parse(s, g) == 0;
+}
+
+enum bde_status
+graph_add_key(const cJSON *o, const char *device, struct bde_keylist *out,
     char **errstr)
 {
 	const char *id = bde_json_string(o, "id");
@@ -36,9 +41,13 @@ add_key(const cJSON *o, const char *device, struct bde_keylist *out,
 	struct bde_key *k;
 	uint8_t guid[16];
 
-	if (id == NULL || bde_guid_parse(id, guid) < 0)
+	if (!graph_guid_ok(id) || bde_guid_parse(id, guid) < 0)
 		return bde_error(errstr, BDE_EPROTO, "Graph returned a "
 		    "recovery key without a valid id");
+	/* it names the device a rotation would act on: whole GUIDs only */
+	if (devid != NULL && !graph_guid_ok(devid))
+		return bde_error(errstr, BDE_EPROTO, "Graph returned recovery "
+		    "key %s with a deviceId that is not a GUID", id);
 	k = bde_keylist_add(out);
 	if (k == NULL)
 		return bde_error(errstr, BDE_ENOMEM, "out of memory");
@@ -59,19 +68,10 @@ add_key(const cJSON *o, const char *device, struct bde_keylist *out,
 	return BDE_OK;
 }
 
-/* Page handler state for key lists. */
-struct key_pages {
-	struct graph *g;
-	struct bde_keylist *out;
-	const char *device;		/* name for every key, or NULL */
-	const struct bde_keyid *match;	/* keep only these, or NULL */
-	unsigned long scanned, matched;
-};
-
-static enum bde_status
-key_page(const cJSON *value, void *arg, char **errstr)
+enum bde_status
+graph_key_page(const cJSON *value, void *arg, char **errstr)
 {
-	struct key_pages *kp = arg;
+	struct graph_key_pages *kp = arg;
 	const cJSON *item;
 	const char *id;
 	enum bde_status st;
@@ -83,12 +83,12 @@ key_page(const cJSON *value, void *arg, char **errstr)
 			if (id == NULL || !bde_keyid_match(kp->match, id))
 				continue;
 		}
-		st = add_key(item, kp->device, kp->out, errstr);
+		st = graph_add_key(item, kp->device, kp->out, errstr);
 		if (st != BDE_OK)
 			return st;
 		kp->matched++;
 	}
-	if (kp->match != NULL && kp->g->progress != NULL)
+	if (kp->match != NULL && kp->g != NULL && kp->g->progress != NULL)
 		kp->g->progress(kp->g->progress_arg, kp->scanned, kp->matched);
 	return BDE_OK;
 }
@@ -144,16 +144,10 @@ add_device(const char *device_id, const char *name, void *arg,
 	return BDE_OK;
 }
 
-struct named {
-	enum bde_status (*found)(const char *device_id,
-	    const char *display_name, void *arg, char **errstr);
-	void *arg;
-};
-
-static enum bde_status
-device_page(const cJSON *value, void *arg, char **errstr)
+enum bde_status
+graph_device_page(const cJSON *value, void *arg, char **errstr)
 {
-	struct named *nm = arg;
+	struct graph_named *nm = arg;
 	const cJSON *item;
 	const char *id, *name;
 	enum bde_status st;
@@ -164,6 +158,11 @@ device_page(const cJSON *value, void *arg, char **errstr)
 		/* a device never registered for BitLocker has no deviceId */
 		if (id == NULL || name == NULL)
 			continue;
+		/* copied, filtered on, rotated: a whole GUID or nothing */
+		if (!graph_guid_ok(id))
+			return bde_error(errstr, BDE_EPROTO, "Graph returned "
+			    "device '%.200s' with a deviceId that is not a "
+			    "GUID", name);
 		st = nm->found(id, name, nm->arg, errstr);
 		if (st != BDE_OK)
 			return st;
@@ -176,7 +175,7 @@ graph_devices_named(struct graph *g, const char *name,
     enum bde_status (*found)(const char *device_id, const char *display_name,
     void *arg, char **errstr), void *arg, char **errstr)
 {
-	struct named nm = { found, arg };
+	struct graph_named nm = { found, arg };
 	enum bde_status st;
 	char *filter = NULL, *url = NULL, *what = NULL;
 
@@ -188,8 +187,8 @@ graph_devices_named(struct graph *g, const char *name,
 		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
 		goto out;
 	}
-	st = graph_pages(g, url, NULL, what, NEED_DEVICES, device_page, &nm,
-	    errstr);
+	st = graph_pages(g, url, NULL, what, NEED_DEVICES, graph_device_page,
+	    &nm, errstr);
 out:
 	free(filter);
 	free(url);
@@ -225,21 +224,79 @@ device_path(const char *device_id)
 	return p;
 }
 
-/* Take the password out of a key read's answer into k. */
-static enum bde_status
-take_password(struct bde_key *k, const struct graph_req *r, char **errstr)
+enum bde_status
+graph_take_password(struct bde_key *k, const cJSON *body,
+    const char *request_id, char **errstr)
 {
-	const char *pw = bde_json_string(graph_unwrap(r->body), "key");
+	const cJSON *o = graph_unwrap(body), *key;
 
-	if (pw == NULL || pw[0] == '\0')
+	if (!cJSON_IsObject(o))
 		return bde_error(errstr, BDE_EPROTO, "reading the recovery "
-		    "password of key '%s': the answer has no key "
-		    "(client-request-id %s)", k->key_id, r->request_id);
-	k->password = strdup(pw);
+		    "password of key '%s': the answer has no JSON body "
+		    "(client-request-id %s)", k->key_id, request_id);
+	key = cJSON_GetObjectItemCaseSensitive(o, "key");
+	/* what Graph answers a token without BitlockerKey.Read.All */
+	if (key == NULL || cJSON_IsNull(key)) {
+		k->pw = BDE_PW_DENIED;
+		return BDE_OK;
+	}
+	if (!cJSON_IsString(key) || key->valuestring[0] == '\0')
+		return bde_error(errstr, BDE_EPROTO, "reading the recovery "
+		    "password of key '%s': the answer's key is not a string "
+		    "(client-request-id %s)", k->key_id, request_id);
+	k->password = strdup(key->valuestring);
 	if (k->password == NULL)
 		return bde_error(errstr, BDE_ENOMEM, "out of memory");
 	k->pw = BDE_PW_READ;
 	return BDE_OK;
+}
+
+/* Whether the blank-separated perms name p (case-insensitive). */
+static int
+has_perm(const char *perms, const char *p)
+{
+	size_t n = strlen(p), w;
+
+	while (perms != NULL && *perms != '\0') {
+		perms += strspn(perms, " ");
+		w = strcspn(perms, " ");
+		if (w == n && strncasecmp(perms, p, n) == 0)
+			return 1;
+		perms += w;
+	}
+	return 0;
+}
+
+void
+graph_denied_reason(const char *perms, char *buf, size_t len)
+{
+	const char *p;
+	size_t o, n;
+
+	if (perms == NULL || perms[0] == '\0')
+		snprintf(buf, len, "the sign-in %s", NEED_PASSWORD);
+	else if (has_perm(perms, PERM_READ_KEY))
+		snprintf(buf, len, "the access token has " PERM_READ_KEY ", so "
+		    "the user needs a role that may read BitLocker keys "
+		    "(Helpdesk Administrator, Cloud Device Administrator, "
+		    "...) or to own the device");
+	else {
+		/* "A B C" -> "A, B, C" */
+		o = (size_t)snprintf(buf, len, "the access token lacks "
+		    PERM_READ_KEY " (it has ");
+		for (p = perms; *p != '\0' && o + 3 < len; p += n) {
+			p += strspn(p, " ");
+			n = strcspn(p, " ");
+			if (n == 0)
+				break;
+			o += (size_t)snprintf(buf + o, len - o, "%s%.*s",
+			    p == perms + strspn(perms, " ") ? "" : ", ", (int)n,
+			    p);
+		}
+		if (o < len)
+			snprintf(buf + o, len - o, "); sign in with it, or ask "
+			    "an administrator to grant it");
+	}
 }
 
 /* Give every key of device_id in out[start..] the name in r's answer. */
@@ -281,7 +338,8 @@ enrich(struct graph *g, struct bde_keylist *out, size_t start, int want_pw,
 	enum bde_status st = BDE_OK, first = BDE_OK;
 	size_t nkeys = out->n - start, npw, ndev = 0, i, j;
 	unsigned long denied = 0;
-	char deny_id[BDE_GUID_LEN + 1] = "";
+	char deny_id[BDE_GUID_LEN + 1] = "", why[600];
+	char *perms = NULL;
 
 	npw = want_pw ? nkeys : 0;
 	r = calloc(nkeys * 2 + 1, sizeof(*r));
@@ -328,7 +386,12 @@ enrich(struct graph *g, struct bde_keylist *out, size_t start, int want_pw,
 		struct bde_key *k = &out->v[start + i];
 
 		if (r[i].status == 200) {
-			st = take_password(k, &r[i], errstr);
+			st = graph_take_password(k, r[i].body, r[i].request_id,
+			    errstr);
+			if (st == BDE_OK && k->pw == BDE_PW_DENIED &&
+			    denied++ == 0)
+				memcpy(deny_id, r[i].request_id,
+				    sizeof(deny_id));
 		} else if (r[i].status == 403) {
 			k->pw = BDE_PW_DENIED;
 			if (denied++ == 0)
@@ -351,12 +414,16 @@ enrich(struct graph *g, struct bde_keylist *out, size_t start, int want_pw,
 		st = first;
 		goto out;
 	}
-	if (denied > 0)
-		st = bde_error(errstr, BDE_EPERM, "Graph refused to show the "
-		    "recovery password of %lu key%s: the sign-in %s "
-		    "(client-request-id %s)", denied, denied == 1 ? "" : "s",
-		    NEED_PASSWORD, deny_id);
+	if (denied > 0) {
+		/* the token's claims, decoded only to say what it lacks */
+		perms = id_permissions(g->id);
+		graph_denied_reason(perms, why, sizeof(why));
+		st = bde_error(errstr, BDE_EPERM, "Graph withheld the recovery "
+		    "password of %lu key%s: %s (client-request-id %s)", denied,
+		    denied == 1 ? "" : "s", why, deny_id);
+	}
 out:
+	free(perms);
 	graph_reqs_free(r, nkeys * 2 + 1);
 	free(devids);
 	return st;
@@ -369,11 +436,12 @@ graph_by_device(void *self, const char *name, int flags,
 	struct graph *g = self;
 	struct devices devs = { NULL, 0, 0 };
 	struct graph_req *r = NULL;
-	struct key_pages kp;
+	struct graph_key_pages kp;
 	enum bde_status st;
 	size_t start = out->n, i;
 	char *filter, *what = NULL;
 
+	graph_begin(g, 0);
 	st = graph_devices_named(g, name, add_device, &devs, errstr);
 	if (st != BDE_OK)
 		goto out;
@@ -420,8 +488,8 @@ graph_by_device(void *self, const char *name, int flags,
 		kp.out = out;
 		kp.device = devs.v[i].name;
 		/* the first page came in the batch; later pages one by one */
-		st = graph_pages(g, NULL, r[i].body, what, NEED_KEYS, key_page,
-		    &kp, errstr);
+		st = graph_pages(g, NULL, r[i].body, what, NEED_KEYS,
+		    graph_key_page, &kp, errstr);
 		if (st != BDE_OK)
 			goto out;
 		bde_json_wipe_delete(r[i].body);
@@ -473,7 +541,7 @@ key_by_guid(struct graph *g, const struct bde_keyid *id,
 		    "reading a recovery key", NEED_KEYS, errstr);
 		goto out;
 	}
-	st = add_key(graph_unwrap(r.body), NULL, out, errstr);
+	st = graph_add_key(graph_unwrap(r.body), NULL, out, errstr);
 out:
 	free(r.path);
 	bde_json_wipe_delete(r.body);
@@ -485,11 +553,12 @@ graph_by_keyid(void *self, const struct bde_keyid *id, int flags,
     struct bde_keylist *out, char **errstr)
 {
 	struct graph *g = self;
-	struct key_pages kp;
+	struct graph_key_pages kp;
 	enum bde_status st;
 	size_t start = out->n;
 	char *url = NULL;
 
+	graph_begin(g, 0);
 	if (id->len == 32) {
 		st = key_by_guid(g, id, out, errstr);
 	} else {
@@ -507,7 +576,7 @@ graph_by_keyid(void *self, const struct bde_keyid *id, int flags,
 		kp.out = out;
 		kp.match = id;
 		st = graph_pages(g, url, NULL, "scanning the recovery keys",
-		    NEED_KEYS, key_page, &kp, errstr);
+		    NEED_KEYS, graph_key_page, &kp, errstr);
 		if (st == BDE_OK && out->n == start)
 			st = bde_error(errstr, BDE_ENOTFOUND, "no recovery key "
 			    "ID starts with '%s' in Entra ID", id->hex);

@@ -1,7 +1,8 @@
 /*
  * request.c - one Graph request and what comes of it: the bearer token and
  * one renewal on 401, Graph's error bodies mapped to a status and a
- * message, and paging with @odata.nextLink (same origin only).
+ * message, and paging with @odata.nextLink (same origin only, no loops,
+ * a budget of pages and items per lookup).
  */
 #include "graph/graph_int.h"
 
@@ -12,7 +13,8 @@
 
 enum bde_status
 graph_call(struct graph *g, const char *method, const char *url,
-    const char *body, struct http_response *rs, char **errstr)
+    const char *body, unsigned flags, struct http_response *rs,
+    char **errstr)
 {
 	static const char *const extra[] = {
 		/* a person is waiting: Graph may favour these requests */
@@ -22,6 +24,7 @@ graph_call(struct graph *g, const char *method, const char *url,
 	struct http_request rq;
 	enum bde_status st;
 	const char *token;
+	char why[300], what[400];
 	int renewed = 0;
 
 	memset(rs, 0, sizeof(*rs));
@@ -34,6 +37,7 @@ graph_call(struct graph *g, const char *method, const char *url,
 		rq.url = url;
 		rq.bearer = token;
 		rq.headers = extra;
+		rq.once = (flags & GRAPH_ONCE) != 0;
 		if (body != NULL) {
 			rq.body = body;
 			rq.body_len = strlen(body);
@@ -49,10 +53,16 @@ graph_call(struct graph *g, const char *method, const char *url,
 		if (st != BDE_OK)
 			return st;
 	}
-	if (st == BDE_OK && rs->status == 401)
-		st = graph_fail(rs->status, rs->json, rs->request_id,
-		    "Graph refused the access token even after renewing it",
+	if (st == BDE_OK && rs->status == 401) {
+		graph_challenge_text(rs->www_authenticate, why, sizeof(why));
+		snprintf(what, sizeof(what), "Graph refused the access token "
+		    "even after renewing it%s%s", why[0] ? " (" : "",
+		    why[0] ? why : "");
+		if (why[0])
+			strncat(what, ")", sizeof(what) - strlen(what) - 1);
+		st = graph_fail(rs->status, rs->json, rs->request_id, what,
 		    NULL, errstr);
+	}
 	return st;
 }
 
@@ -77,14 +87,150 @@ graph_fail(long status, const cJSON *body, const char *request_id,
 	else
 		st = BDE_EPROTO;
 	if (code != NULL && msg != NULL)
-		snprintf(detail, sizeof(detail), "%s: %.300s", code, msg);
+		snprintf(detail, sizeof(detail), "%.100s: %.300s", code, msg);
 	else if (code != NULL)
-		snprintf(detail, sizeof(detail), "%s", code);
+		snprintf(detail, sizeof(detail), "%.100s", code);
 	else
 		snprintf(detail, sizeof(detail), "HTTP %ld", status);
 	return bde_error(errstr, st, "%s: %s (%s%sclient-request-id %s)", what,
 	    detail, status == 403 && need != NULL ? need : "",
 	    status == 403 && need != NULL ? "; " : "", request_id);
+}
+
+void
+graph_challenge_text(const char *www, char *buf, size_t len)
+{
+	char err[64], desc[200];
+
+	buf[0] = '\0';
+	if (len == 0 || www == NULL ||
+	    !http_auth_param(www, "Bearer", "error", err, sizeof(err)) ||
+	    err[0] == '\0')
+		return;
+	if (http_auth_param(www, "Bearer", "error_description", desc,
+	    sizeof(desc)) && desc[0] != '\0')
+		snprintf(buf, len, "%s: %s", err, desc);
+	else
+		snprintf(buf, len, "%s", err);
+}
+
+enum bde_status
+graph_page_parts(const cJSON *doc, const char *what, const char *request_id,
+    const cJSON **value, const char **next, char **errstr)
+{
+	const cJSON *n;
+
+	*value = NULL;
+	*next = NULL;
+	/* a gateway's 200 with an empty or HTML body lands here */
+	if (!cJSON_IsObject(doc))
+		return bde_error(errstr, BDE_EPROTO, "%s: the answer has no "
+		    "JSON body (client-request-id %s)", what, request_id);
+	*value = cJSON_GetObjectItemCaseSensitive(doc, "value");
+	if (!cJSON_IsArray(*value)) {
+		*value = NULL;
+		return bde_error(errstr, BDE_EPROTO, "%s: the answer has no "
+		    "value list (client-request-id %s)", what, request_id);
+	}
+	n = cJSON_GetObjectItemCaseSensitive(doc, "@odata.nextLink");
+	if (n == NULL || cJSON_IsNull(n))
+		return BDE_OK;
+	if (!cJSON_IsString(n) || n->valuestring[0] == '\0') {
+		*value = NULL;
+		return bde_error(errstr, BDE_EPROTO, "%s: refusing to follow a "
+		    "bad @odata.nextLink (client-request-id %s)", what,
+		    request_id);
+	}
+	*next = n->valuestring;
+	return BDE_OK;
+}
+
+/* FNV-1a, 64 bits: enough to tell a server's links apart. */
+static uint64_t
+link_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	/* 0 marks a free slot */
+	return h != 0 ? h : 1;
+}
+
+void
+graph_walk_release(struct graph_walk *w)
+{
+	free(w->seen);
+	memset(w, 0, sizeof(*w));
+}
+
+/* Add h to the set; 1 when it was there already, -1 out of memory. */
+static int
+walk_add(struct graph_walk *w, uint64_t h)
+{
+	uint64_t *t;
+	size_t i, cap;
+
+	/* keep the table at most half full: grow, rehash */
+	if ((w->nseen + 1) * 2 > w->cap) {
+		cap = w->cap ? w->cap * 2 : 64;
+		t = calloc(cap, sizeof(*t));
+		if (t == NULL)
+			return -1;
+		for (i = 0; i < w->cap; i++) {
+			size_t j = (size_t)(w->seen[i] % cap);
+
+			if (w->seen[i] == 0)
+				continue;
+			while (t[j] != 0)
+				j = (j + 1) % cap;
+			t[j] = w->seen[i];
+		}
+		free(w->seen);
+		w->seen = t;
+		w->cap = cap;
+	}
+	for (i = (size_t)(h % w->cap); w->seen[i] != 0; i = (i + 1) % w->cap)
+		if (w->seen[i] == h)
+			return 1;
+	w->seen[i] = h;
+	w->nseen++;
+	return 0;
+}
+
+enum bde_status
+graph_walk_page(struct graph_walk *w, struct graph_budget *b,
+    const char *next, size_t nitems, const char *what, char **errstr)
+{
+	const char *p;
+	int r;
+
+	b->pages++;
+	b->items += nitems;
+	if (b->items > b->max_items || b->items < nitems)
+		return bde_error(errstr, BDE_EPROTO, "%s: more than %lu items in "
+		    "one lookup; stopped", what, b->max_items);
+	if (next == NULL)
+		return BDE_OK;
+	if (b->pages >= b->max_pages)
+		return bde_error(errstr, BDE_EPROTO, "%s: more than %lu pages in "
+		    "one lookup; stopped", what, b->max_pages);
+	/* it becomes a request line: printable ASCII, no blanks */
+	for (p = next; *p != '\0'; p++)
+		if (*p <= 0x20 || *p >= 0x7f)
+			return bde_error(errstr, BDE_EPROTO, "%s: refusing to "
+			    "follow an @odata.nextLink with a blank or a "
+			    "control character", what);
+	r = walk_add(w, link_hash(next));
+	if (r < 0)
+		return bde_error(errstr, BDE_ENOMEM, "out of memory");
+	if (r > 0)
+		return bde_error(errstr, BDE_EPROTO, "%s: the @odata.nextLink "
+		    "leads back to a page already read (a loop); stopped",
+		    what);
+	return BDE_OK;
 }
 
 /* Whether a nextLink may be followed: same origin as the Graph URL. */
@@ -103,14 +249,17 @@ graph_pages(struct graph *g, const char *url, const cJSON *first,
     void *arg, char **errstr)
 {
 	struct http_response rs = { 0 };
+	struct graph_walk w = { NULL, 0, 0 };
 	enum bde_status st = BDE_OK;
-	const cJSON *doc = first, *value, *next;
+	const cJSON *doc = first, *value;
+	const char *next;
 	char *cur = NULL;
+	int fetch = url != NULL;
 
 	for (;;) {
-		if (doc == NULL) {
+		if (fetch) {
 			http_response_release(&rs);
-			st = graph_call(g, "GET", url, NULL, &rs, errstr);
+			st = graph_call(g, "GET", url, NULL, 0, &rs, errstr);
 			if (st != BDE_OK)
 				goto out;
 			if (rs.status != 200) {
@@ -120,37 +269,36 @@ graph_pages(struct graph *g, const char *url, const cJSON *first,
 			}
 			doc = rs.json;
 		}
-		value = cJSON_GetObjectItemCaseSensitive(doc, "value");
-		if (!cJSON_IsArray(value)) {
-			st = bde_error(errstr, BDE_EPROTO, "%s: the answer has "
-			    "no value list (client-request-id %s)", what,
-			    rs.request_id[0] ? rs.request_id : "-");
-			goto out;
-		}
-		st = page(value, arg, errstr);
+		st = graph_page_parts(doc, what, rs.request_id[0] ?
+		    rs.request_id : "-", &value, &next, errstr);
 		if (st != BDE_OK)
 			goto out;
-		next = cJSON_GetObjectItemCaseSensitive(doc, "@odata.nextLink");
-		if (next == NULL || cJSON_IsNull(next))
-			break;
+		st = graph_walk_page(&w, &g->budget, next,
+		    (size_t)cJSON_GetArraySize(value), what, errstr);
+		if (st != BDE_OK)
+			goto out;
+		st = page(value, arg, errstr);
+		if (st != BDE_OK || next == NULL)
+			goto out;
 		/* the token goes wherever nextLink points: only to Graph */
-		if (!cJSON_IsString(next) || !same_origin(g, next->valuestring)
-		    || (cur != NULL && strcmp(cur, next->valuestring) == 0)) {
+		if (!same_origin(g, next)) {
 			st = bde_error(errstr, BDE_EPROTO, "%s: refusing to "
-			    "follow a bad @odata.nextLink", what);
+			    "follow an @odata.nextLink to another origin",
+			    what);
 			goto out;
 		}
 		free(cur);
-		cur = strdup(next->valuestring);
+		cur = strdup(next);
 		if (cur == NULL) {
 			st = bde_error(errstr, BDE_ENOMEM, "out of memory");
 			goto out;
 		}
 		url = cur;
-		doc = NULL;
+		fetch = 1;
 	}
 out:
 	free(cur);
+	graph_walk_release(&w);
 	http_response_release(&rs);
 	return st;
 }

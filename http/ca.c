@@ -1,5 +1,6 @@
 /*
- * ca.c - the trust store: the system's CAs, plus an extra PEM bundle.
+ * ca.c - the trust store: what libcurl trusts by default (the system CA
+ * file and directory), plus an extra PEM bundle.
  */
 #include "http/http_int.h"
 
@@ -62,43 +63,72 @@ out:
 }
 
 /*
- * libcurl's CA directory (CAPATH, hashed) holds the system's CAs and
- * OpenSSL reads only the certificate a handshake needs, while the CA file
- * makes it parse all ~150 certificates first: ~17 ms of every command
- * (docs/performance.md).  So with a CA directory, the file slot holds only
- * the extra bundle (or nothing).  Without one, the extra bundle goes after
- * the system file in one blob (CAINFO_BLOB replaces the file, it does not
- * add to it).
+ * Whether curl's built-in CA directory exists; *sys receives the built-in
+ * CA file when it is readable (else NULL).  Both strings are libcurl's.
  */
-enum bde_status
-http_ca_setup(CURL *curl, const char *path, char **errstr)
+static int
+system_cas(CURL *curl, char **sys)
 {
-	struct http_buffer b = { NULL, 0, 0 };
 	struct stat sb;
-#if LIBCURL_VERSION_NUM >= 0x075400	/* 7.84.0: CURLINFO_CAINFO, _CAPATH */
-	struct curl_blob blob;
-	char *sys = NULL, *dir = NULL;
-#endif
-	enum bde_status st = BDE_OK;
-	CURLcode rc = CURLE_OK;
+	char *dir = NULL;
 	int have_dir = 0;
 
-#if LIBCURL_VERSION_NUM >= 0x075400
+	*sys = NULL;
+#if LIBCURL_VERSION_NUM >= 0x075400	/* 7.84.0: CURLINFO_CAINFO, _CAPATH */
 	have_dir = curl_easy_getinfo(curl, CURLINFO_CAPATH, &dir) ==
 	    CURLE_OK && dir != NULL && stat(dir, &sb) == 0 &&
 	    S_ISDIR(sb.st_mode);
-	if (!have_dir && path != NULL &&
-	    curl_easy_getinfo(curl, CURLINFO_CAINFO, &sys) == CURLE_OK &&
-	    sys != NULL && access(sys, R_OK) == 0) {
+	if (curl_easy_getinfo(curl, CURLINFO_CAINFO, sys) != CURLE_OK ||
+	    *sys == NULL || access(*sys, R_OK) != 0)
+		*sys = NULL;
+#else
+	(void)curl;
+	(void)sb;
+	(void)dir;
+#endif
+	return have_dir;
+}
+
+/*
+ * libcurl's defaults trust the system CA file and the hashed CA directory
+ * (CAPATH).  OpenSSL parses the whole file (~150 certificates, 17 ms of
+ * every command, docs/performance.md) before the first handshake, but
+ * reads from the directory only the certificate a handshake needs.  So
+ * the first stage leaves the file out (the extra bundle, or nothing, is in
+ * the file slot), and the second, asked for by http.c when a peer's
+ * issuer is missing from the directory (a CA appended to the file, a
+ * directory never rehashed), puts the system file back: in the end the
+ * same certificates are trusted as by libcurl's defaults, plus extra.
+ * CAINFO_BLOB replaces the file rather than adding to it, so the extra
+ * bundle goes after the system file in one blob.
+ */
+enum bde_status
+http_ca_setup(CURL *curl, const char *path, int full, int *partial,
+    char **errstr)
+{
+	struct http_buffer b = { NULL, 0, 0 };
+#if LIBCURL_VERSION_NUM >= 0x075400
+	struct curl_blob blob;
+#endif
+	enum bde_status st = BDE_OK;
+	CURLcode rc = CURLE_OK;
+	char *sys = NULL;
+	int have_dir, with_sys;
+
+	*partial = 0;
+	have_dir = system_cas(curl, &sys);
+	with_sys = sys != NULL && (full || !have_dir);
+	*partial = have_dir && sys != NULL && !full;
+	if (path == NULL) {
+		/* the file slot: the system file, or nothing at first */
+		rc = curl_easy_setopt(curl, CURLOPT_CAINFO, with_sys ? sys :
+		    NULL);
+		goto done;
+	}
+	if (with_sys) {
 		st = append_file(sys, &b, errstr);
 		if (st != BDE_OK)
 			goto out;
-	}
-#endif
-	if (path == NULL) {
-		if (have_dir)
-			rc = curl_easy_setopt(curl, CURLOPT_CAINFO, NULL);
-		goto done;
 	}
 	st = append_file(path, &b, errstr);
 	if (st != BDE_OK)
@@ -110,7 +140,7 @@ http_ca_setup(CURL *curl, const char *path, char **errstr)
 	}
 	rc = CURLE_NOT_BUILT_IN;
 #if LIBCURL_VERSION_NUM >= 0x075400
-	if (!have_dir) {
+	if (with_sys) {
 		blob.data = b.p;
 		blob.len = b.n;
 		blob.flags = CURL_BLOB_COPY;

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
+
+#include <openssl/x509_vfy.h>
 
 #include "core/clock.h"
 #include "core/json.h"
@@ -20,8 +23,6 @@
 #define BACKOFF_CAP_MS 16000
 /* Never retry at once, even after "Retry-After: 0". */
 #define RETRY_MIN_MS 100
-/* A Retry-After longer than this is not worth waiting for. */
-#define RETRY_AFTER_MAX_S 120
 /* Retry-After values beyond this (a year) read as this: no overflow. */
 #define RETRY_AFTER_LIMIT_S (366L * 86400)
 #define CONNECT_TIMEOUT_MAX_MS 15000
@@ -36,6 +37,9 @@ struct http_client {
 	int too_big;
 	long retry_after;
 	int json_type;
+	char www_auth[sizeof(((struct http_response *)0)->www_authenticate)];
+	/* the system CA file is not in the trust store yet (ca.c) */
+	int ca_partial;
 };
 
 void
@@ -105,21 +109,21 @@ header_value(const char *line, size_t len, const char *name)
 	return line;
 }
 
-/*
- * Retry-After: delay-seconds or an HTTP-date (RFC 9110 10.2.3), in
- * seconds (a date in the past is 0, a wait past RETRY_AFTER_LIMIT_S is
- * that), or -1 when malformed.
- */
-static long
-parse_retry_after(const char *v, size_t len)
+long
+http_parse_retry_after(const char *v, size_t len, time_t now)
 {
 	char buf[128];
 	long long secs;
-	time_t when, now;
+	time_t when;
 
-	while (len > 0 && isspace((unsigned char)v[len - 1]))
+	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t' ||
+	    v[len - 1] == '\r' || v[len - 1] == '\n'))
 		len--;
-	if (len == 0 || len >= sizeof(buf))
+	while (len > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		len--;
+	}
+	if (len == 0 || len >= sizeof(buf) || memchr(v, '\0', len) != NULL)
 		return -1;
 	memcpy(buf, v, len);
 	buf[len] = '\0';
@@ -132,30 +136,42 @@ parse_retry_after(const char *v, size_t len)
 	when = curl_getdate(buf, NULL);
 	if (when == (time_t)-1)
 		return -1;
-	now = time(NULL);
+	/* compared before subtracting: no overflow for any date */
 	if (when <= now)
 		return 0;
-	return when - now > RETRY_AFTER_LIMIT_S ? RETRY_AFTER_LIMIT_S :
-	    (long)(when - now);
+	if (when - now > RETRY_AFTER_LIMIT_S)
+		return RETRY_AFTER_LIMIT_S;
+	return (long)(when - now);
 }
 
 static size_t
 header_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct http_client *c = arg;
-	size_t n = size * nmemb;
+	size_t n = size * nmemb, vl;
 	const char *v;
 
 	/* a new status line (after "100 Continue"): forget the last one's */
 	if (n > 5 && strncmp(data, "HTTP/", 5) == 0) {
 		c->retry_after = -1;
 		c->json_type = 0;
+		c->www_auth[0] = '\0';
 	} else if ((v = header_value(data, n, "retry-after")) != NULL) {
-		c->retry_after = parse_retry_after(v, n - (size_t)(v - data));
+		c->retry_after = http_parse_retry_after(v,
+		    n - (size_t)(v - data), time(NULL));
 	} else if ((v = header_value(data, n, "content-type")) != NULL) {
-		size_t vl = n - (size_t)(v - data);
-
+		vl = n - (size_t)(v - data);
 		c->json_type = memmem(v, vl, "json", 4) != NULL;
+	} else if ((v = header_value(data, n, "www-authenticate")) != NULL &&
+	    c->www_auth[0] == '\0') {
+		/* the first challenge is enough; the line ends with CRLF */
+		vl = strcspn(v, "\r\n");
+		if (vl > n - (size_t)(v - data))
+			vl = n - (size_t)(v - data);
+		if (vl >= sizeof(c->www_auth))
+			vl = sizeof(c->www_auth) - 1;
+		memcpy(c->www_auth, v, vl);
+		c->www_auth[vl] = '\0';
 	}
 	return n;
 }
@@ -220,7 +236,7 @@ http_client_new(const struct http_options *o, struct http_client **out,
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
-	st = http_ca_setup(c->curl, c->o.ca_bundle, errstr);
+	st = http_ca_setup(c->curl, c->o.ca_bundle, 0, &c->ca_partial, errstr);
 	if (st != BDE_OK)
 		goto out;
 	*out = c;
@@ -250,9 +266,12 @@ http_client_set_deadline(struct http_client *c, int seconds)
 int
 http_client_sleep(struct http_client *c, long long ms)
 {
-	long long wait = bde_wait_clamp(ms, RETRY_MIN_MS, LLONG_MAX,
-	    c->deadline_ms);
+	long long wait;
 
+	if (ms > HTTP_RETRY_AFTER_MAX_S * 1000LL)
+		return -1;
+	wait = bde_wait_clamp(ms, RETRY_MIN_MS, HTTP_RETRY_AFTER_MAX_S * 1000LL,
+	    c->deadline_ms);
 	if (wait < 0)
 		return -1;
 	bde_sleep_ms(wait);
@@ -326,6 +345,9 @@ make_headers(const struct http_request *rq, const char *request_id)
 		snprintf(line, sizeof(line), "Content-Type: %s",
 		    rq->content_type);
 		bad |= add_header(&l, line);
+	} else if (strcmp(rq->method, "GET") != 0) {
+		/* no body: not libcurl's default form content type either */
+		bad |= add_header(&l, "Content-Type:");
 	}
 	for (i = 0; rq->headers != NULL && rq->headers[i] != NULL; i++)
 		bad |= add_header(&l, rq->headers[i]);
@@ -401,11 +423,18 @@ perform(struct http_client *c, const struct http_request *rq,
 	c->too_big = 0;
 	c->retry_after = -1;
 	c->json_type = 0;
+	c->www_auth[0] = '\0';
 	c->body.n = 0;
 	curl_easy_setopt(c->curl, CURLOPT_URL, rq->url);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)conn_ms);
+	/*
+	 * libcurl sends a request again by itself when a reused connection
+	 * turns out dead: not one that must be sent at most once.
+	 */
+	curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, (long)(rq->once != 0));
+	curl_easy_setopt(c->curl, CURLOPT_FORBID_REUSE, (long)(rq->once != 0));
 	if (strcmp(rq->method, "GET") == 0) {
 		curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
 		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
@@ -452,6 +481,52 @@ take_body(struct http_client *c, struct http_response *rs, const char *label,
 	return BDE_OK;
 }
 
+/*
+ * Whether a failed handshake is one the system CA file may fix: the
+ * peer's issuer was not found in the CA directory (ca.c's first stage).
+ */
+static int
+issuer_unknown(struct http_client *c, CURLcode rc)
+{
+	long vr = 0;
+
+	if (!c->ca_partial || rc != CURLE_PEER_FAILED_VERIFICATION ||
+	    curl_easy_getinfo(c->curl, CURLINFO_SSL_VERIFYRESULT, &vr) !=
+	    CURLE_OK)
+		return 0;
+	return vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+	    vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+	    vr == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+	    vr == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+	    vr == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
+}
+
+/* Whether any byte of the request went out (it may have been acted on). */
+static int
+request_sent(struct http_client *c)
+{
+	long n = 0;
+
+	return curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &n) !=
+	    CURLE_OK || n > 0;
+}
+
+int
+http_bearer_ok(const char *t)
+{
+	size_t i = 0, n;
+
+	/* RFC 6750 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" /
+	   "~" / "+" / "/" ) *"=" */
+	while (t[i] != '\0' && (isalnum((unsigned char)t[i]) ||
+	    strchr("-._~+/", t[i]) != NULL) && i <= 65536)
+		i++;
+	n = i;
+	while (t[i] == '=' && i <= 65536)
+		i++;
+	return n > 0 && t[i] == '\0' && i <= 65536;
+}
+
 enum bde_status
 http_send(struct http_client *c, const struct http_request *rq,
     struct http_response *rs, char **errstr)
@@ -466,6 +541,13 @@ http_send(struct http_client *c, const struct http_request *rq,
 	memset(rs, 0, sizeof(*rs));
 	rs->retry_after = -1;
 	http_url_label(rq->url, label, sizeof(label));
+	/* a CR or LF in the token would be a header line of its own */
+	if (rq->bearer != NULL && !http_bearer_ok(rq->bearer)) {
+		st = bde_error(errstr, BDE_EPROTO, "refusing to send '%s %s': "
+		    "the access token has characters a bearer token cannot "
+		    "have (RFC 6750)", rq->method, label);
+		goto out;
+	}
 	for (attempt = 1;; attempt++) {
 		left = c->deadline_ms - bde_now_ms();
 		if (left <= 0) {
@@ -485,6 +567,16 @@ http_send(struct http_client *c, const struct http_request *rq,
 			goto out;
 		}
 		rc = perform(c, rq, headers, left);
+		if (rc != CURLE_OK && issuer_unknown(c, rc)) {
+			/* not verified against the CA directory: add the file */
+			st = http_ca_setup(c->curl, c->o.ca_bundle, 1,
+			    &c->ca_partial, errstr);
+			if (st != BDE_OK)
+				goto out;
+			c->ca_partial = 0;
+			attempt--;
+			continue;
+		}
 		if (rc != CURLE_OK) {
 			if (c->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
 				st = bde_error(errstr, BDE_EPROTO, "the answer "
@@ -493,9 +585,22 @@ http_send(struct http_client *c, const struct http_request *rq,
 				    c->o.max_body, rs->request_id);
 				goto out;
 			}
-			if (is_get && transport_retryable(rc) &&
-			    attempt < c->o.max_attempts) {
-				bde_sleep_ms(backoff_ms(attempt));
+			if (rq->once && request_sent(c)) {
+				st = bde_error(errstr, BDE_EUNREACH, "'%s %s' "
+				    "got no answer (%s): the outcome is unknown, "
+				    "it may or may not have been carried out; "
+				    "not sent again (client-request-id %s)",
+				    rq->method, label, c->errbuf[0] ?
+				    c->errbuf : curl_easy_strerror(rc),
+				    rs->request_id);
+				goto out;
+			}
+			wait = is_get && transport_retryable(rc) &&
+			    attempt < c->o.max_attempts ?
+			    bde_wait_clamp(backoff_ms(attempt), RETRY_MIN_MS,
+			    BACKOFF_CAP_MS, c->deadline_ms) : -1;
+			if (wait >= 0) {
+				bde_sleep_ms(wait);
 				continue;
 			}
 			st = bde_error(errstr, rc == CURLE_OUT_OF_MEMORY ?
@@ -507,12 +612,17 @@ http_send(struct http_client *c, const struct http_request *rq,
 		}
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &rs->status);
 		rs->retry_after = c->retry_after;
-		if (!http_status_retryable(rs->status))
+		memcpy(rs->www_authenticate, c->www_auth,
+		    sizeof(rs->www_authenticate));
+		/* a 503 or 504 may come after the server acted: the caller's */
+		if (!http_status_retryable(rs->status) ||
+		    (rq->once && rs->status != 429))
 			break;
-		wait = rs->retry_after > RETRY_AFTER_MAX_S ? -1 :
+		wait = rs->retry_after > HTTP_RETRY_AFTER_MAX_S ? -1 :
 		    bde_wait_clamp(rs->retry_after >= 0 ?
 		    rs->retry_after * 1000LL : backoff_ms(attempt),
-		    RETRY_MIN_MS, RETRY_AFTER_MAX_S * 1000LL, c->deadline_ms);
+		    RETRY_MIN_MS, HTTP_RETRY_AFTER_MAX_S * 1000LL,
+		    c->deadline_ms);
 		if (wait < 0) {
 			st = bde_error(errstr, BDE_EUNREACH, "'%s %s' is "
 			    "throttled (HTTP %ld) and the wait it asks for "
@@ -538,4 +648,73 @@ out:
 		explicit_bzero(c->body.p, c->body.cap);
 	c->body.n = 0;
 	return st;
+}
+
+/* Whether c is a token character (RFC 9110 5.6.2). */
+static int
+tchar(int c)
+{
+	return c > 0x20 && c < 0x7f && strchr("\"(),/:;<=>?@[\\]{}", c) ==
+	    NULL;
+}
+
+int
+http_auth_param(const char *p, const char *scheme, const char *name,
+    char *buf, size_t len)
+{
+	size_t sl = strlen(scheme), nl = strlen(name), n, o;
+	int match;
+
+	if (len == 0)
+		return 0;
+	buf[0] = '\0';
+	/* challenge = auth-scheme [ 1*SP ( token68 / #auth-param ) ] */
+	while (*p == ' ' || *p == '\t' || *p == ',')
+		p++;
+	if (strncasecmp(p, scheme, sl) != 0 || (p[sl] != '\0' && p[sl] != ' '))
+		return 0;
+	p += sl;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		for (n = 0; tchar((unsigned char)p[n]) && p[n] != '='; n++)
+			;
+		if (n == 0)
+			return 0;
+		match = n == nl && strncasecmp(p, name, n) == 0;
+		p += n;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		/* a token without "=": the next challenge's scheme */
+		if (*p != '=')
+			return 0;
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		o = 0;
+		if (*p == '"') {
+			/* quoted-string with quoted-pairs */
+			for (p++; *p != '\0' && *p != '"'; p++) {
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				if (match && o + 1 < len)
+					buf[o++] = *p;
+			}
+			if (*p != '"')
+				return 0;	/* unterminated */
+			p++;
+		} else {
+			for (; tchar((unsigned char)*p); p++)
+				if (match && o + 1 < len)
+					buf[o++] = *p;
+		}
+		if (match) {
+			buf[o] = '\0';
+			return 1;
+		}
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != ',')
+			return 0;
+	}
 }

@@ -7,9 +7,11 @@
  * server offers it).  TLS verification is always on; only https:// URLs
  * are allowed.  Throttling answers (429, 503, 504) are retried here,
  * honouring Retry-After, within a bounded number of attempts and the
- * client's overall deadline.  Bodies are capped (HTTP_MAX_BODY) and every
- * response body is wiped when released: it may hold a password or token.
- * Nothing here prints; nothing logs headers or bodies.
+ * client's overall deadline.  A request marked `once` (not idempotent,
+ * RFC 9110 9.2.2) is never sent twice once it may have reached the
+ * server.  Bodies are capped (HTTP_MAX_BODY) and every response body is
+ * wiped when released: it may hold a password or token.  Nothing here
+ * prints; nothing logs headers or bodies.
  */
 #ifndef BDEKEY_HTTP_H
 #define BDEKEY_HTTP_H
@@ -25,6 +27,8 @@
 #define HTTP_DEFAULT_TIMEOUT 30		/* seconds per attempt */
 #define HTTP_DEFAULT_DEADLINE 300	/* seconds for the whole client */
 #define HTTP_DEFAULT_ATTEMPTS 5		/* tries of one request */
+/* A wait a server asks for beyond this is not waited for. */
+#define HTTP_RETRY_AFTER_MAX_S 120
 
 /* Client settings; NULL/0 = the default.  Pointers are borrowed. */
 struct http_options {
@@ -49,6 +53,14 @@ struct http_request {
 	size_t body_len;
 	const char *const *headers;	/* extra "Name: value" lines,
 					   NULL-terminated, or NULL */
+	/*
+	 * Not idempotent (a POST that changes something): sent on a new
+	 * connection that is closed after it, so libcurl cannot send it
+	 * again on a reused connection that died, and never sent again once
+	 * it may have reached the server (only a 429, which says the server
+	 * did not act on it, RFC 6585 4, is tried again).
+	 */
+	int once;
 };
 
 /* An answer: any HTTP status is an answer, the caller judges it. */
@@ -59,6 +71,8 @@ struct http_response {
 	cJSON *json;		/* body parsed when it is JSON, else NULL */
 	char request_id[BDE_GUID_LEN + 1];	/* client-request-id sent */
 	long retry_after;	/* seconds the server asked for, or -1 */
+	/* the first WWW-Authenticate challenge (cut at 1 KiB), or "" */
+	char www_authenticate[1024];
 };
 
 /*
@@ -81,7 +95,8 @@ void http_client_set_deadline(struct http_client *c, int seconds);
 /*
  * Sleep ms milliseconds (a Retry-After the caller handles itself, as in
  * a $batch answer), at least the minimum between two tries.  Returns 0,
- * or -1 without sleeping when that would pass the deadline.
+ * or -1 without sleeping when ms is more than HTTP_RETRY_AFTER_MAX_S or
+ * the wait would pass the deadline (bde_wait_clamp, like every wait).
  */
 int http_client_sleep(struct http_client *c, long long ms);
 
@@ -95,20 +110,49 @@ int http_status_retryable(long status);
 /*
  * Send rq and fill *rs (release it with http_response_release, also after
  * a failure).  Retryable statuses (http_status_retryable) are sent again
- * after Retry-After (seconds or an HTTP date; more than 120 s is not
- * waited for) or a capped exponential backoff with jitter; GETs are also
- * retried after a connection that died without an answer.  Returns BDE_OK
- * with any final status in rs->status.  A 2xx body that claims to be JSON
- * and does not parse is BDE_EPROTO.  Errors: BDE_EUNREACH (connect, TLS,
- * timeout, deadline, still throttled), BDE_EPROTO (oversized or malformed
- * answer), BDE_ENOMEM; *errstr names the URL (without its query) and the
- * client-request-id.
+ * after Retry-After (seconds or an HTTP date; more than
+ * HTTP_RETRY_AFTER_MAX_S is not waited for) or a capped exponential
+ * backoff with jitter; GETs are also retried after a connection that died
+ * without an answer.  A request marked once: see struct http_request; a
+ * 5xx comes back as the answer, and a connection that dies after it was
+ * sent is BDE_EUNREACH saying that the outcome is unknown.  Returns
+ * BDE_OK with any final status in rs->status.  A 2xx body that claims to
+ * be JSON and does not parse is BDE_EPROTO.  Errors: BDE_EUNREACH
+ * (connect, TLS, timeout, deadline, still throttled), BDE_EPROTO
+ * (oversized or malformed answer; a bearer token outside the RFC 6750
+ * alphabet, then nothing is sent), BDE_ENOMEM; *errstr names the URL
+ * (without its query) and the client-request-id.
  */
 enum bde_status http_send(struct http_client *c, const struct http_request *rq,
     struct http_response *rs, char **errstr);
 
+/*
+ * Retry-After (RFC 9110 10.2.3): delay-seconds or an HTTP-date, v of len
+ * bytes (not NUL-terminated; trailing blanks ignored), in seconds from
+ * now: a date in the past is 0, a wait past a year is a year.  -1 when
+ * malformed.  No undefined behaviour whatever the digits.
+ */
+long http_parse_retry_after(const char *v, size_t len, time_t now);
+
 /* Wipe and free the body and the parsed JSON; rs may be reused. */
 void http_response_release(struct http_response *rs);
+
+/*
+ * Whether token may go into "Authorization: Bearer": RFC 6750 2.1's
+ * b64token, 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" )
+ * *"=", at most 64 KiB.  Anything else (CR, LF, blanks, NUL ...) could
+ * add a header line of the server's choosing.
+ */
+int http_bearer_ok(const char *token);
+
+/*
+ * The auth-param name of the first challenge in a WWW-Authenticate value
+ * when that challenge's scheme is scheme (RFC 9110 11.6.1, 11.2; names
+ * without case, values as token or quoted-string, unquoted), into buf
+ * (cut to len - 1 bytes).  Returns 1 when found, else 0 (buf is "").
+ */
+int http_auth_param(const char *challenge, const char *scheme,
+    const char *name, char *buf, size_t len);
 
 /* URL pieces (url.c). */
 

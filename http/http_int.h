@@ -28,11 +28,18 @@ int http_buffer_reserve(struct http_buffer *b, size_t want);
 void http_buffer_wipe(struct http_buffer *b);
 
 /*
- * Set up the trust store of curl: the system's CAs plus, when extra is
- * not NULL, the PEM certificates in that file (ca.c).  Errors:
- * BDE_ECONFIG (the file is unreadable, empty or holds no certificate;
- * libcurl refuses it), BDE_ENOMEM.
+ * Set up the trust store of curl: what libcurl trusts by default (the
+ * system CA file and the hashed CA directory) plus, when extra is not
+ * NULL, the PEM certificates in that file (ca.c).  With full = 0 and a
+ * CA directory, the system file is left out at first (OpenSSL parses all
+ * of it before the first handshake, ~17 ms; from the directory it reads
+ * only the certificate it needs): *partial is then set, and when a peer's
+ * issuer is not found, http.c calls this again with full = 1 and tries
+ * the same handshake with the system file too.  Errors: BDE_ECONFIG (the
+ * file is unreadable, empty or holds no certificate; libcurl refuses
+ * it), BDE_ENOMEM.
  */
-enum bde_status http_ca_setup(CURL *curl, const char *extra, char **errstr);
+enum bde_status http_ca_setup(CURL *curl, const char *extra, int full,
+    int *partial, char **errstr);
 
 #endif

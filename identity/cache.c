@@ -1,6 +1,7 @@
 /*
  * cache.c - the token cache: file naming, private directory, atomic
- * writes, strict permission checks.
+ * writes, strict permission checks, one access token per scope set, and
+ * the lock held while a token is renewed.
  */
 #include "identity/cache.h"
 
@@ -10,26 +11,76 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cJSON.h>
 #include <openssl/evp.h>
 
+#include "core/clock.h"
 #include "core/json.h"
 
 /* A cache file is a few KiB; anything much larger is not ours. */
 #define CACHE_MAX_SIZE (256 * 1024)
-#define CACHE_VERSION 1
+#define CACHE_VERSION 2
+/* Version 1: one access token and its scope, at the top level. */
+#define CACHE_VERSION_1 1
+/* Between two tries of a lock another bdekey holds. */
+#define LOCK_POLL_MS 50
+
+void
+id_access_release(struct id_access *a)
+{
+	bde_secret_free(a->access_token);
+	free(a->scope);
+	free(a->granted);
+	memset(a, 0, sizeof(*a));
+}
 
 void
 id_tokens_release(struct id_tokens *t)
 {
-	bde_secret_free(t->access_token);
+	size_t i;
+
 	bde_secret_free(t->refresh_token);
-	free(t->scope);
 	free(t->user);
+	for (i = 0; i < t->n; i++)
+		id_access_release(&t->at[i]);
 	memset(t, 0, sizeof(*t));
+}
+
+struct id_access *
+id_tokens_find(struct id_tokens *t, const char *scope)
+{
+	size_t i;
+
+	for (i = 0; scope != NULL && i < t->n; i++)
+		if (t->at[i].scope != NULL && strcmp(t->at[i].scope, scope) == 0)
+			return &t->at[i];
+	return NULL;
+}
+
+struct id_access *
+id_tokens_put(struct id_tokens *t, const char *scope)
+{
+	struct id_access *a = id_tokens_find(t, scope);
+	char *copy;
+
+	if (a != NULL)
+		return a;
+	copy = strdup(scope);
+	if (copy == NULL)
+		return NULL;
+	if (t->n == ID_CACHE_SCOPES) {
+		/* entries are kept oldest first: drop the first */
+		id_access_release(&t->at[0]);
+		memmove(&t->at[0], &t->at[1], (t->n - 1) * sizeof(t->at[0]));
+		memset(&t->at[--t->n], 0, sizeof(t->at[0]));
+	}
+	a = &t->at[t->n++];
+	a->scope = copy;
+	return a;
 }
 
 /* Lower-case copy of s without trailing slashes, into buf. */
@@ -127,6 +178,63 @@ read_all(int fd, const char *path, size_t size, char **buf, char **errstr)
 	return BDE_OK;
 }
 
+/* One access token entry of a cache document; -1 when out of memory. */
+static int
+take_access(const cJSON *o, struct id_tokens *t)
+{
+	const char *scope = bde_json_string(o, "scope");
+	struct id_access *a;
+	long long expires_on;
+
+	/* an entry without a token or a scope is of no use: skipped */
+	if (scope == NULL || scope[0] == '\0' ||
+	    bde_json_string(o, "access_token") == NULL ||
+	    id_tokens_find(t, scope) != NULL)
+		return 0;
+	a = id_tokens_put(t, scope);
+	if (a == NULL || take_string(o, "access_token", &a->access_token) < 0 ||
+	    take_string(o, "granted", &a->granted) < 0)
+		return -1;
+	/* an expiry we cannot read is one long past: the token is renewed */
+	if (bde_json_number(o, "expires_on", 0, LLONG_MAX, &expires_on) !=
+	    BDE_NUM_OK || (time_t)expires_on != expires_on)
+		expires_on = 0;
+	a->expires_on = (time_t)expires_on;
+	return 0;
+}
+
+enum bde_status
+id_cache_parse(const cJSON *doc, struct id_tokens *t)
+{
+	const cJSON *list, *o;
+	long long version;
+
+	id_tokens_release(t);
+	if (!cJSON_IsObject(doc) || bde_json_number(doc, "version",
+	    CACHE_VERSION_1, CACHE_VERSION, &version) != BDE_NUM_OK)
+		return BDE_EAUTH;
+	if (take_string(doc, "refresh_token", &t->refresh_token) < 0 ||
+	    take_string(doc, "user", &t->user) < 0)
+		goto nomem;
+	if (version == CACHE_VERSION_1) {
+		if (take_access(doc, t) < 0)
+			goto nomem;
+		return BDE_OK;
+	}
+	list = cJSON_GetObjectItemCaseSensitive(doc, "tokens");
+	if (list != NULL && !cJSON_IsArray(list)) {
+		id_tokens_release(t);
+		return BDE_EAUTH;
+	}
+	cJSON_ArrayForEach(o, list)
+		if (take_access(o, t) < 0)
+			goto nomem;
+	return BDE_OK;
+nomem:
+	id_tokens_release(t);
+	return BDE_ENOMEM;
+}
+
 enum bde_status
 id_cache_load(const char *path, struct id_tokens *t, char **errstr)
 {
@@ -135,7 +243,6 @@ id_cache_load(const char *path, struct id_tokens *t, char **errstr)
 	cJSON *doc = NULL;
 	char *buf = NULL;
 	size_t size = 0;
-	long long version, expires_on;
 	int fd = -1;
 
 	id_tokens_release(t);
@@ -178,24 +285,12 @@ id_cache_load(const char *path, struct id_tokens *t, char **errstr)
 	if (st != BDE_OK)
 		goto out;
 	doc = cJSON_Parse(buf);
-	if (!cJSON_IsObject(doc) || bde_json_number(doc, "version",
-	    CACHE_VERSION, CACHE_VERSION, &version) != BDE_NUM_OK) {
+	st = id_cache_parse(doc, t);
+	if (st == BDE_EAUTH)
 		st = bde_error(errstr, BDE_EAUTH, "token cache '%s' is damaged "
 		    "or from another version: run 'bdekey login'", path);
-		goto out;
-	}
-	if (take_string(doc, "access_token", &t->access_token) < 0 ||
-	    take_string(doc, "refresh_token", &t->refresh_token) < 0 ||
-	    take_string(doc, "scope", &t->scope) < 0 ||
-	    take_string(doc, "user", &t->user) < 0) {
+	else if (st == BDE_ENOMEM)
 		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
-		goto out;
-	}
-	/* an expiry we cannot read is one long past: the token is renewed */
-	if (bde_json_number(doc, "expires_on", 0, LLONG_MAX, &expires_on) !=
-	    BDE_NUM_OK || (time_t)expires_on != expires_on)
-		expires_on = 0;
-	t->expires_on = (time_t)expires_on;
 out:
 	if (st != BDE_OK)
 		id_tokens_release(t);
@@ -240,7 +335,43 @@ private_dir(const char *dir, char **errstr)
 		return bde_error(errstr, BDE_ECONFIG, "cache directory '%s' is "
 		    "accessible by others (mode %04o): chmod 700 it", dir,
 		    (unsigned)(sb.st_mode & 07777));
+	if (access(dir, W_OK | X_OK) < 0)
+		return bde_error(errstr, BDE_ECONFIG, "cache directory '%s' is "
+		    "not writable: %s", dir, strerror(errno));
 	return BDE_OK;
+}
+
+/* The directory part of path in a new string; NULL when out of memory. */
+static enum bde_status
+dir_of(const char *path, char **dir, char **errstr)
+{
+	char *slash;
+
+	*dir = strdup(path);
+	if (*dir == NULL)
+		return bde_error(errstr, BDE_ENOMEM, "out of memory");
+	slash = strrchr(*dir, '/');
+	if (slash == NULL || slash == *dir) {
+		free(*dir);
+		*dir = NULL;
+		return bde_error(errstr, BDE_ECONFIG, "bad token cache path "
+		    "'%s'", path);
+	}
+	*slash = '\0';
+	return BDE_OK;
+}
+
+enum bde_status
+id_cache_dir_check(const char *path, char **errstr)
+{
+	enum bde_status st;
+	char *dir = NULL;
+
+	st = dir_of(path, &dir, errstr);
+	if (st == BDE_OK)
+		st = private_dir(dir, errstr);
+	free(dir);
+	return st;
 }
 
 /*
@@ -250,27 +381,39 @@ private_dir(const char *dir, char **errstr)
 static cJSON *
 tokens_json(const struct id_tokens *t)
 {
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = cJSON_CreateObject(), *list, *e;
+	const struct id_access *a;
+	size_t i;
 
 	if (o == NULL)
 		return NULL;
 	if (cJSON_AddNumberToObject(o, "version", CACHE_VERSION) == NULL ||
 	    (t->user != NULL &&
 	    cJSON_AddStringToObject(o, "user", t->user) == NULL) ||
-	    (t->scope != NULL &&
-	    cJSON_AddStringToObject(o, "scope", t->scope) == NULL) ||
-	    (t->access_token != NULL &&
-	    cJSON_AddStringToObject(o, "access_token", t->access_token) ==
-	    NULL) ||
-	    cJSON_AddNumberToObject(o, "expires_on", (double)t->expires_on) ==
-	    NULL ||
 	    (t->refresh_token != NULL &&
 	    cJSON_AddStringToObject(o, "refresh_token", t->refresh_token) ==
-	    NULL)) {
-		bde_json_wipe_delete(o);
-		return NULL;
+	    NULL) ||
+	    (list = cJSON_AddArrayToObject(o, "tokens")) == NULL)
+		goto fail;
+	for (i = 0; i < t->n; i++) {
+		a = &t->at[i];
+		if (a->scope == NULL || a->access_token == NULL)
+			continue;
+		e = cJSON_CreateObject();
+		if (e == NULL || !cJSON_AddItemToArray(list, e) ||
+		    cJSON_AddStringToObject(e, "scope", a->scope) == NULL ||
+		    cJSON_AddStringToObject(e, "access_token",
+		    a->access_token) == NULL ||
+		    cJSON_AddNumberToObject(e, "expires_on",
+		    (double)a->expires_on) == NULL ||
+		    (a->granted != NULL && cJSON_AddStringToObject(e,
+		    "granted", a->granted) == NULL))
+			goto fail;
 	}
 	return o;
+fail:
+	bde_json_wipe_delete(o);
+	return NULL;
 }
 
 static int
@@ -295,22 +438,17 @@ id_cache_store(const char *path, const struct id_tokens *t, char **errstr)
 {
 	enum bde_status st = BDE_OK;
 	cJSON *doc = NULL;
-	char *text = NULL, *dir = NULL, *tmp = NULL, *slash;
+	char *text = NULL, *dir = NULL, *tmp = NULL;
 	int fd = -1, dfd = -1;
 
-	dir = strdup(path);
-	if (dir == NULL || asprintf(&tmp, "%s.XXXXXX", path) < 0) {
+	st = dir_of(path, &dir, errstr);
+	if (st != BDE_OK)
+		goto out;
+	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
 		tmp = NULL;
 		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
 		goto out;
 	}
-	slash = strrchr(dir, '/');
-	if (slash == NULL || slash == dir) {
-		st = bde_error(errstr, BDE_ECONFIG, "bad token cache path "
-		    "'%s'", path);
-		goto out;
-	}
-	*slash = '\0';
 	st = private_dir(dir, errstr);
 	if (st != BDE_OK)
 		goto out;
@@ -368,4 +506,59 @@ out:
 	free(tmp);
 	free(dir);
 	return st;
+}
+
+enum bde_status
+id_cache_lock(const char *path, long long deadline_ms, int *fd,
+    char **errstr)
+{
+	enum bde_status st = BDE_OK;
+	char *lock = NULL;
+	long long wait;
+
+	*fd = -1;
+	if (asprintf(&lock, "%s.lock", path) < 0) {
+		lock = NULL;
+		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
+		goto out;
+	}
+	*fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+	    0600);
+	if (*fd < 0) {
+		st = bde_error(errstr, BDE_EIO, "cannot open lock file '%s': %s",
+		    lock, strerror(errno));
+		goto out;
+	}
+	/* flock cannot time out: try, and wait a little, until the deadline */
+	while (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			st = bde_error(errstr, BDE_EIO, "cannot lock '%s': %s",
+			    lock, strerror(errno));
+			goto out;
+		}
+		wait = bde_wait_clamp(LOCK_POLL_MS, LOCK_POLL_MS, LOCK_POLL_MS,
+		    deadline_ms);
+		if (wait < 0) {
+			st = bde_error(errstr, BDE_EIO, "another bdekey kept the "
+			    "token cache locked too long ('%s')", lock);
+			goto out;
+		}
+		bde_sleep_ms(wait);
+	}
+out:
+	if (st != BDE_OK && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	free(lock);
+	return st;
+}
+
+void
+id_cache_unlock(int fd)
+{
+	if (fd < 0)
+		return;
+	flock(fd, LOCK_UN);
+	close(fd);
 }

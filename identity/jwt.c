@@ -127,6 +127,65 @@ jwt_claims(const char *jwt)
 	return (char *)dec;
 }
 
+/* Append the words of s (blank-separated) to out, one blank between. */
+static int
+add_words(char **out, size_t *len, const char *s)
+{
+	size_t n;
+	char *p;
+
+	for (;;) {
+		s += strspn(s, " \t");
+		n = strcspn(s, " \t");
+		if (n == 0)
+			return 0;
+		p = realloc(*out, *len + n + 2);
+		if (p == NULL)
+			return -1;
+		*out = p;
+		if (*len > 0)
+			(*out)[(*len)++] = ' ';
+		memcpy(*out + *len, s, n);
+		*len += n;
+		(*out)[*len] = '\0';
+		s += n;
+	}
+}
+
+char *
+jwt_permissions(const char *jwt)
+{
+	char *claims = jwt_claims(jwt), *out = NULL;
+	const cJSON *roles, *r;
+	cJSON *doc = NULL;
+	const char *scp;
+	size_t len = 0;
+
+	if (claims == NULL)
+		return NULL;
+	doc = cJSON_Parse(claims);
+	scp = cJSON_IsObject(doc) ? cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(doc, "scp")) : NULL;
+	if (scp != NULL && add_words(&out, &len, scp) < 0)
+		goto fail;
+	roles = cJSON_IsObject(doc) ?
+	    cJSON_GetObjectItemCaseSensitive(doc, "roles") : NULL;
+	if (!cJSON_IsArray(roles))
+		roles = NULL;
+	cJSON_ArrayForEach(r, roles)
+		if (cJSON_IsString(r) && add_words(&out, &len,
+		    r->valuestring) < 0)
+			goto fail;
+	cJSON_Delete(doc);
+	free(claims);
+	return out;
+fail:
+	free(out);
+	cJSON_Delete(doc);
+	free(claims);
+	return NULL;
+}
+
 /* base64url of a cJSON object printed compactly: new string, or NULL. */
 static char *
 b64url_json(const cJSON *o)

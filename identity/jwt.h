@@ -55,4 +55,13 @@ enum bde_status jwt_client_assertion(const char *cert_path,
  */
 char *jwt_claims(const char *jwt);
 
+/*
+ * The permissions a JWT access token's claims name, without checking the
+ * signature (only for messages): "scp" (a user's, space-separated) and
+ * "roles" (an application's, an array), joined with single spaces, in a
+ * new string the caller frees.  NULL when the token is not a JWT, names
+ * none, or memory runs out.
+ */
+char *jwt_permissions(const char *jwt);
+
 #endif

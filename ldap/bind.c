@@ -6,7 +6,9 @@
  *
  * Each server is tried in phases, connect (TCP, then TLS: ldaps:// or
  * StartTLS), bind, base; a phase that fails makes the next URI the one to
- * try only when the server could not be used (BDE_EUNREACH).
+ * try only when the server could not be used (BDE_EUNREACH).  Each of
+ * connect, StartTLS and bind has one deadline of --timeout in all
+ * (ad_io_phase): a server trickling bytes cannot stretch it.
  */
 #include "ldap/ad_int.h"
 
@@ -64,6 +66,14 @@ static int
 ad_mech_simple(const char *mech)
 {
 	return strcasecmp(mech, "SIMPLE") == 0;
+}
+
+/* Whether mech is a GSS-API one (Kerberos), which can bind the channel. */
+static int
+ad_mech_gss(const char *mech)
+{
+	return strcasecmp(mech, "GSSAPI") == 0 ||
+	    strcasecmp(mech, "GSS-SPNEGO") == 0;
 }
 
 /* Answers Cyrus SASL's questions from the settings. */
@@ -197,6 +207,7 @@ ad_bind_simple(struct ad *ad, const struct ad_settings *s, char **errstr)
 	enum bde_status st = BDE_OK;
 	int rc;
 
+	ad_io_phase(ad, 0);
 	rc = ldap_sasl_bind_s(ad->ld, s->bind_dn, LDAP_SASL_SIMPLE, &cred,
 	    NULL, NULL, NULL);
 	if (rc != LDAP_SUCCESS) {
@@ -224,7 +235,7 @@ ad_bind_sasl(struct ad *ad, const struct ad_settings *s, const char *mech,
 	const char *uri = ad->uri;
 	char *user = NULL;
 	enum bde_status st = BDE_OK;
-	int rc, as;
+	int rc, as, cbinding = LDAP_OPT_X_SASL_CBINDING_TLS_ENDPOINT;
 
 	if (ldap_set_option(ad->ld, LDAP_OPT_X_SASL_SECPROPS,
 	    ad_secprops(tls)) != LDAP_OPT_SUCCESS) {
@@ -232,6 +243,20 @@ ad_bind_sasl(struct ad *ad, const struct ad_settings *s, const char *mech,
 		    "%s: cannot set SASL security properties", uri);
 		goto out;
 	}
+	/*
+	 * Kerberos inside TLS binds the TLS channel (RFC 5929
+	 * tls-server-end-point: the hash of the server's certificate goes
+	 * into the GSS checksum): DCs with LdapEnforceChannelBinding=2
+	 * refuse a bind without it, and a TLS man in the middle cannot relay
+	 * one with it.  libldap hands it to SASL as not critical.
+	 */
+	if (tls && ad_mech_gss(mech) && ldap_set_option(ad->ld,
+	    LDAP_OPT_X_SASL_CBINDING, &cbinding) != LDAP_OPT_SUCCESS) {
+		st = bde_error(errstr, BDE_ECONFIG,
+		    "%s: cannot set SASL channel binding", uri);
+		goto out;
+	}
+	ad_io_phase(ad, 0);
 	rc = ldap_sasl_interactive_bind_s(ad->ld, NULL, mech, NULL, NULL,
 	    LDAP_SASL_QUIET, ad_sasl_interact, &sasl);
 	if (rc != LDAP_SUCCESS && sasl.missing != 0) {
@@ -264,47 +289,22 @@ ad_bind_sasl(struct ad *ad, const struct ad_settings *s, const char *mech,
 		ad->identity = strdup(user);
 	else if (s->bind_dn != NULL)
 		ad->identity = strdup(s->bind_dn);
+	if ((user != NULL || s->bind_dn != NULL) && ad->identity == NULL)
+		st = ad_nomem(errstr);
 out:
 	if (user != NULL)
 		ldap_memfree(user);
 	return st;
 }
 
-static enum bde_status
-ad_rootdse_entry(struct ad *ad, LDAPMessage *e, void *arg, char **errstr)
-{
-	struct berval **vals = NULL;
-	char **base = arg;
-	enum bde_status st = BDE_OK;
-
-	vals = ldap_get_values_len(ad->ld, e, "defaultNamingContext");
-	if (vals != NULL && vals[0] != NULL && *base == NULL) {
-		*base = strndup(vals[0]->bv_val, vals[0]->bv_len);
-		if (*base == NULL)
-			st = ad_nomem(errstr);
-	}
-	ldap_value_free_len(vals);
-	return st;
-}
-
 /*
  * The search base into ad->base: the setting, else ldap.conf BASE
- * (LDAP_OPT_DEFBASE), else the RootDSE's defaultNamingContext.
+ * (LDAP_OPT_DEFBASE), else the RootDSE's defaultNamingContext (and then
+ * what server it is, for the key-ID filter, comes with it).
  */
 static enum bde_status
 ad_find_base(struct ad *ad, const struct ad_settings *s, char **errstr)
 {
-	static char *attrs[] = { "defaultNamingContext", NULL };
-	/* RootDSE (RFC 4512 5.1): AD names its domain defaultNamingContext */
-	const struct ad_search q = {
-		.base = "",
-		.scope = LDAP_SCOPE_BASE,
-		.filter = "(objectClass=*)",
-		.attrs = attrs,
-		.what = "cannot read the RootDSE",
-		.entry = ad_rootdse_entry,
-		.arg = &ad->base,
-	};
 	char *conf = NULL;
 	enum bde_status st;
 
@@ -319,7 +319,7 @@ ad_find_base(struct ad *ad, const struct ad_settings *s, char **errstr)
 		st = ad->base != NULL ? BDE_OK : ad_nomem(errstr);
 		goto out;
 	}
-	st = ad_search_run(ad, &q, errstr);
+	st = ad_rootdse(ad, &ad->base, errstr);
 	if (st == BDE_OK && ad->base == NULL)
 		st = bde_error(errstr, BDE_ECONFIG,
 		    "%s: no search base: the RootDSE has no "
@@ -393,9 +393,13 @@ ad_transport(struct ad *ad, int tls, int starttls, char **errstr)
 	int rc;
 
 	ad->tcp_up = 0;
+	/* TCP and, for ldaps://, the TLS handshake: one deadline */
+	ad_io_phase(ad, 0);
 	rc = ldap_connect(ad->ld);
-	if (rc == LDAP_SUCCESS && starttls)
+	if (rc == LDAP_SUCCESS && starttls) {
+		ad_io_phase(ad, 0);
 		rc = ldap_start_tls_s(ad->ld, NULL, NULL);
+	}
 	if (rc != LDAP_SUCCESS && tls && ad->tcp_up && !ad->timed_out &&
 	    (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)) {
 		/* TCP worked, TLS did not: most often an unknown CA */
@@ -428,7 +432,6 @@ ad_try(struct ad *ad, const struct ad_settings *s, const char *mech,
 	enum bde_status st;
 	int tls = 0, starttls = 0;
 
-	ad->timed_out = 0;
 	st = ad_handle(ad, s, mech, uri, &tls, &starttls, errstr);
 	if (st != BDE_OK)
 		goto out;
@@ -441,9 +444,13 @@ ad_try(struct ad *ad, const struct ad_settings *s, const char *mech,
 		goto out;
 	st = ad_find_base(ad, s, errstr);
 out:
-	if (st != BDE_OK && ad->ld != NULL) {
-		ldap_unbind_ext_s(ad->ld, NULL, NULL);
-		ad->ld = NULL;
+	if (st != BDE_OK) {
+		ad_unbind(ad);
+		/* a bind may have succeeded before the base failed */
+		free(ad->identity);
+		free(ad->base);
+		ad->identity = ad->base = NULL;
+		ad->vendor_known = ad->samba = 0;
 	}
 	return st;
 }
@@ -460,10 +467,12 @@ ad_check(const struct ad_settings *s, char **errstr)
 {
 	const char *mech = ad_mech(s);
 	char *conf = NULL;
-	enum bde_status st = BDE_OK;
+	enum bde_status st;
 	size_t i;
 
-	if (!ad_mech_simple(mech))
+	/* libldap reads its configuration here, safely, if not yet */
+	st = ad_conf_init(errstr);
+	if (st != BDE_OK || !ad_mech_simple(mech))
 		goto out;
 	if (s->bind_dn == NULL || *s->bind_dn == '\0') {
 		st = bde_error(errstr, BDE_ECONFIG,

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Longest GeneralizedTime accepted (AD sends 17: "20240601100000.0Z"). */
 #define AD_TIME_MAX 39
@@ -140,6 +141,139 @@ ad_cn_guid(const struct berval *cn, char out[BDE_GUID_LEN + 1])
 	return 0;
 }
 
+int
+ad_cn_time(const struct berval *cn, time_t *out)
+{
+	/* "YYYY-MM-DDTHH:MM:SS" then "Z" or "+HH:MM", then "{GUID}" */
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	char gt[24];
+	const char *s = cn->bv_val;
+	size_t n, i, head = sizeof(shape) - 1;
+	struct berval bv;
+
+	if (s == NULL || cn->bv_len < BDE_GUID_LEN + 2)
+		return -1;
+	n = cn->bv_len - (BDE_GUID_LEN + 2);
+	if (s[n] != '{' || (n != head + 1 && n != head + 6))
+		return -1;
+	for (i = 0; i < head; i++)
+		if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' :
+		    s[i] != shape[i])
+			return -1;
+	/* as GeneralizedTime: "YYYYMMDDHHMMSS" + "Z" or "+HHMM" */
+	memcpy(gt, s, 4);
+	memcpy(gt + 4, s + 5, 2);
+	memcpy(gt + 6, s + 8, 2);
+	memcpy(gt + 8, s + 11, 2);
+	memcpy(gt + 10, s + 14, 2);
+	memcpy(gt + 12, s + 17, 2);
+	if (n == head + 1) {
+		if (s[head] != 'Z')
+			return -1;
+		gt[14] = 'Z';
+		bv.bv_len = 15;
+	} else {
+		if ((s[head] != '+' && s[head] != '-') || s[head + 3] != ':')
+			return -1;
+		gt[14] = s[head];
+		memcpy(gt + 15, s + head + 1, 2);
+		memcpy(gt + 17, s + head + 4, 2);
+		bv.bv_len = 19;
+	}
+	bv.bv_val = gt;
+	return ad_time_parse(&bv, out);
+}
+
+int
+ad_entry_created(const struct ad_entry *v, time_t *out)
+{
+	if (v->when.bv_val != NULL && ad_time_parse(&v->when, out) == 0)
+		return 0;
+	return ad_cn_time(&v->cn, out);
+}
+
+/* Whether bv is s (n bytes), ASCII case ignored. */
+static int
+ad_bv_is(const struct berval *bv, const char *s, size_t n)
+{
+	return bv->bv_val != NULL && bv->bv_len == n &&
+	    strncasecmp(bv->bv_val, s, n) == 0;
+}
+
+int
+ad_computer_named(const struct ad_entry *v, const char *name)
+{
+	struct berval label;
+	size_t n = strlen(name);
+	const char *dot;
+
+	if (n > 1 && name[n - 1] == '$')
+		n--;
+	if (n == 0)
+		return 0;
+	if (ad_bv_is(&v->cn, name, n) || ad_bv_is(&v->dns, name, n) ||
+	    (v->sam.bv_val != NULL && v->sam.bv_len == n + 1 &&
+	    v->sam.bv_val[n] == '$' && strncasecmp(v->sam.bv_val, name,
+	    n) == 0))
+		return 1;
+	if (v->dns.bv_val == NULL)
+		return 0;
+	dot = memchr(v->dns.bv_val, '.', v->dns.bv_len);
+	label.bv_val = v->dns.bv_val;
+	label.bv_len = dot ? (size_t)(dot - v->dns.bv_val) : v->dns.bv_len;
+	return ad_bv_is(&label, name, n);
+}
+
+/*
+ * dn parsed and written back one way (RFC 4514), as a new string in *out
+ * (ber_memfree).  libldap's DN parser reads a byte past bv_len: it gets a
+ * NUL-terminated copy.  0, or -1 (unparsable, a NUL inside, no memory).
+ */
+static int
+ad_dn_canon(const struct berval *dn, struct berval *out)
+{
+	struct berval copy;
+	LDAPDN ldn = NULL;
+	int rc = -1;
+
+	out->bv_val = NULL;
+	out->bv_len = 0;
+	copy.bv_val = strndup(dn->bv_val, dn->bv_len);
+	if (copy.bv_val == NULL)
+		return -1;
+	copy.bv_len = strlen(copy.bv_val);
+	if (copy.bv_len == dn->bv_len &&
+	    ldap_bv2dn(&copy, &ldn, LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS &&
+	    ldap_dn2bv(ldn, out, LDAP_DN_FORMAT_LDAPV3) == LDAP_SUCCESS)
+		rc = 0;
+	if (ldn != NULL)
+		ldap_dnfree(ldn);
+	free(copy.bv_val);
+	return rc;
+}
+
+int
+ad_dn_equal(const struct berval *a, const struct berval *b)
+{
+	struct berval na = { 0, NULL }, nb = { 0, NULL };
+	int eq = 0;
+
+	if (a->bv_val == NULL || b->bv_val == NULL)
+		return 0;
+	/* as sent, the usual case */
+	if (a->bv_len == b->bv_len &&
+	    memchr(a->bv_val, '\0', a->bv_len) == NULL &&
+	    strncasecmp(a->bv_val, b->bv_val, a->bv_len) == 0)
+		return 1;
+	/* else each parsed and written back the one way */
+	if (ad_dn_canon(a, &na) == 0 && ad_dn_canon(b, &nb) == 0)
+		eq = na.bv_len == nb.bv_len &&
+		    strncasecmp(na.bv_val, nb.bv_val, na.bv_len) == 0;
+	ber_memfree(na.bv_val);
+	ber_memfree(nb.bv_val);
+	return eq;
+}
+
 size_t
 ad_rdn_len(const char *dn, size_t len)
 {
@@ -192,6 +326,13 @@ ad_dn_parent(const char *uri, const struct berval *dn, char **parent,
 	    ldn == NULL || ldn[0] == NULL || ldn[0][0] == NULL) {
 		st = bde_error(errstr, BDE_EPROTO,
 		    "%s: cannot parse DN '%s'", uri, *parent);
+		goto out;
+	}
+	/* "CN=" parses, to a NULL value (found by fuzz_ad_entry) */
+	if (ldn[0][0]->la_value.bv_val == NULL ||
+	    ldn[0][0]->la_value.bv_len == 0) {
+		st = bde_error(errstr, BDE_EPROTO,
+		    "%s: DN '%s' names no computer", uri, *parent);
 		goto out;
 	}
 	*name = strndup(ldn[0][0]->la_value.bv_val, ldn[0][0]->la_value.bv_len);

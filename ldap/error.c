@@ -183,3 +183,63 @@ out:
 	free(diag);
 	return st;
 }
+
+/* ------------------------------------------------------------------ */
+/* Objects an operation goes on without                                 */
+
+/* The problems named in full in the message; the rest are counted. */
+#define AD_PROBLEMS_SHOWN 5
+
+enum bde_status
+ad_problem(struct ad *ad, char *msg, char **errstr)
+{
+	char *joined;
+	const char *text = msg != NULL ? msg : "unreadable";
+	enum bde_status st = BDE_OK;
+
+	if (ad->nproblems < AD_PROBLEMS_SHOWN) {
+		if (asprintf(&joined, "%s%s%s", ad->problems ? ad->problems :
+		    "", ad->problems ? "; " : "", text) < 0) {
+			st = ad_nomem(errstr);
+			goto out;
+		}
+		free(ad->problems);
+		ad->problems = joined;
+	}
+	ad->nproblems++;
+out:
+	free(msg);
+	return st;
+}
+
+void
+ad_problems_reset(struct ad *ad)
+{
+	free(ad->problems);
+	ad->problems = NULL;
+	ad->nproblems = 0;
+}
+
+enum bde_status
+ad_problems_status(struct ad *ad, enum bde_status st, char **errstr)
+{
+	char *prev = NULL;
+	size_t n = ad->nproblems;
+
+	if (n == 0 || (st != BDE_OK && st != BDE_ENOTFOUND && st != BDE_EPERM))
+		return st;
+	/* a withheld password still says so, after the broken objects */
+	if (st == BDE_EPERM && errstr != NULL) {
+		prev = *errstr;
+		*errstr = NULL;
+	} else if (st != BDE_OK && errstr != NULL) {
+		free(*errstr);
+		*errstr = NULL;
+	}
+	st = bde_error(errstr, BDE_EPROTO, "%zu %s could not be read: %s%s%s%s",
+	    n, n == 1 ? "object" : "objects", ad->problems ? ad->problems : "",
+	    n > AD_PROBLEMS_SHOWN ? "; ..." : "", prev ? "; also " : "",
+	    prev ? prev : "");
+	free(prev);
+	return st;
+}

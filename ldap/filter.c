@@ -59,23 +59,39 @@ ad_guid_stored_prefix(size_t n)
  * initial substring of the stored bytes the prefix fixes (served from
  * the attribute's index by Windows DCs).  Hits are still re-checked on
  * the decoded GUID: the filter may be wider than the query (odd digit
- * counts, partial fields, the cut below), never narrower.
+ * counts, partial fields, Samba's cut below), never narrower.
+ *
+ * Windows compares octet strings byte by byte, NUL included, for
+ * equality, ordering and substrings alike ([MS-ADTS] 3.1.1.2.2.4.7,
+ * Octet comparison rule: "each byte in the value is treated as if it was
+ * a character"), so the prefix goes as it is: key ID 000000AB is
+ * (msFVE-RecoveryGuid=\AB\00\00\00*).  An ordering range (>= prefix,
+ * < prefix + 1) would select the same objects, but needs a carry for
+ * prefixes ending in FF and says less plainly what is meant; the
+ * substring is what the index serves.
  *
  * Samba 4.17 compares substring chunks as C strings: it cuts a chunk at
  * its first NUL byte, and an initial chunk that starts with NUL matches
- * nothing (measured).  So the chunk is cut before its first NUL here, and
- * when the first stored byte is NUL (key IDs whose digits 7-8 are "00",
- * 1 in 256) the key ID is matched in the CN, "<time>{GUID}", instead.
- * Returns a new string the caller frees, or NULL.
+ * nothing (measured).  For Samba only (samba set: the RootDSE's
+ * vendorName) the chunk is cut before its first NUL here, and when the
+ * first stored byte is NUL (key IDs whose digits 7-8 are "00", 1 in
+ * 256) the key ID is matched in the CN, "<time>{GUID}", instead.  Cut
+ * against Windows, the same filter would select 1 in 256 of the domain's
+ * recovery objects for such an ID.  Returns a new string the caller
+ * frees, or NULL.
  */
 char *
-ad_keyid_filter(const struct bde_keyid *id)
+ad_keyid_filter(const struct bde_keyid *id, int samba)
 {
 	uint8_t written[16], stored[16];
 	char value[16 * 3 + 1], dashed[BDE_GUID_LEN + 1], *p, *f = NULL;
 	size_t i, n, nbytes;
 	unsigned b;
 
+	/* only hex digits ever reach the filter (bde_keyid_parse's output) */
+	if (id->len < 8 || id->len > 32 || strspn(id->hex,
+	    "0123456789ABCDEFabcdef") < id->len)
+		return NULL;
 	memset(written, 0, sizeof(written));
 	for (i = 0; i + 1 < id->len && i / 2 < 16; i += 2) {
 		if (sscanf(id->hex + i, "%2x", &b) != 1)
@@ -87,9 +103,10 @@ ad_keyid_filter(const struct bde_keyid *id)
 		nbytes = 16;
 	} else {
 		nbytes = ad_guid_stored_prefix(id->len);
-		for (n = 0; n < nbytes && stored[n] != 0; n++)
+		for (n = 0; samba && n < nbytes && stored[n] != 0; n++)
 			;
-		nbytes = n;
+		if (samba)
+			nbytes = n;
 	}
 	if (nbytes == 0) {
 		/* the prefix as written in the CN: dashes after 8-4-4-4 */

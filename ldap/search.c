@@ -1,8 +1,9 @@
 /*
  * search.c - searching the directory: the paged search runner every
  * search goes through, reading an entry's values where libldap decoded
- * them (and wiping its secrets there), and the recovery-object search
- * that the lookups and the key package share.
+ * them (and wiping its secrets there), the RootDSE, the recovery-object
+ * search the lookups and the key package share, and the one way a
+ * secret is read: a base-scope search of exactly the object wanted.
  */
 #include "ldap/ad_int.h"
 
@@ -11,11 +12,25 @@
 #include <string.h>
 #include <strings.h>
 
-/* 100,000 pages: far beyond any directory's recovery objects */
-#define AD_MAX_PAGES 100000
+#include "core/clock.h"
+
+/*
+ * Bounds on one search whatever the server sends: 10,000 pages and
+ * 100,000 entries are far beyond any computer's or key ID's recovery
+ * objects (PC-MANY in tests/ad has 1,001).
+ */
+#define AD_MAX_PAGES 10000
+#define AD_MAX_ENTRIES 100000
 
 /* LDAP_SERVER_DOMAIN_SCOPE_OID (MS-ADTS 3.1.1.3.4.1.9): no referrals */
 #define AD_CONTROL_DOMAIN_SCOPE "1.2.840.113556.1.4.1339"
+
+/* Where a search is, for its bounds. */
+struct ad_search_state {
+	long long deadline_ms;	/* the whole search ends here */
+	long pages;
+	long entries;
+};
 
 enum bde_status
 ad_entry_read(struct ad *ad, LDAPMessage *e, struct ad_entry *v,
@@ -58,6 +73,10 @@ ad_entry_read(struct ad *ad, LDAPMessage *e, struct ad_entry *v,
 			dst = &v->when;
 		else if (IS("uSNCreated"))
 			dst = &v->usn;
+		else if (IS("sAMAccountName"))
+			dst = &v->sam;
+		else if (IS("dNSHostName"))
+			dst = &v->dns;
 		else if (IS(AD_ATTR_PASSWORD))
 			dst = &v->password, has = &v->has_password;
 		else if (IS(AD_ATTR_PACKAGE))
@@ -89,6 +108,43 @@ ad_entry_wipe(struct ad_entry *v)
 }
 
 /*
+ * Wipe every value of every entry of res where libldap decoded it, the
+ * entries no callback looked at included (those after a failing one).
+ * An entry that stops decoding keeps the rest of its values: the wiping
+ * free (wipe.c) still clears the buffer when res is freed.
+ */
+static void
+ad_msg_wipe(LDAP *ld, LDAPMessage *res)
+{
+	struct berval dn, attr, *vals;
+	BerElement *ber;
+	LDAPMessage *e;
+	size_t i;
+
+	for (e = ldap_first_entry(ld, res); e != NULL;
+	    e = ldap_next_entry(ld, e)) {
+		ber = NULL;
+		if (ldap_get_dn_ber(ld, e, &ber, &dn) != LDAP_SUCCESS) {
+			if (ber != NULL)
+				ber_free(ber, 0);
+			continue;
+		}
+		for (;;) {
+			vals = NULL;
+			if (ldap_get_attribute_ber(ld, e, ber, &attr, &vals) !=
+			    LDAP_SUCCESS || attr.bv_val == NULL) {
+				ber_memfree(vals);
+				break;
+			}
+			for (i = 0; vals != NULL && vals[i].bv_val != NULL; i++)
+				explicit_bzero(vals[i].bv_val, vals[i].bv_len);
+			ber_memfree(vals);
+		}
+		ber_free(ber, 0);
+	}
+}
+
+/*
  * One page of q: ask for it with the Simple Paged Results control (RFC
  * 2696; AD stops an unpaged search at MaxPageSize) continuing *cookie
  * (empty: the first page) and LDAP_SERVER_DOMAIN_SCOPE, call q->entry
@@ -98,7 +154,7 @@ ad_entry_wipe(struct ad_entry *v)
  */
 static enum bde_status
 ad_search_page(struct ad *ad, const struct ad_search *q,
-    struct berval *cookie, char **errstr)
+    struct ad_search_state *ss, struct berval *cookie, char **errstr)
 {
 	LDAPControl *page = NULL, **rctrls = NULL, *ctrls[3], *c;
 	LDAPControl scope = {
@@ -107,7 +163,7 @@ ad_search_page(struct ad *ad, const struct ad_search *q,
 		.ldctl_iscritical = 0,
 	};
 	LDAPMessage *res = NULL, *e;
-	struct timeval tv = { .tv_sec = ad->timeout, .tv_usec = 0 };
+	struct timeval tv;
 	enum bde_status st = BDE_OK;
 	ber_int_t count;
 	int rc, err = LDAP_SUCCESS;
@@ -129,7 +185,9 @@ ad_search_page(struct ad *ad, const struct ad_search *q,
 	ctrls[0] = page;
 	ctrls[1] = &scope;
 	ctrls[2] = NULL;
-	ad->timed_out = 0;
+	/* this page: the timeout, and never past the whole search's end */
+	ad_io_phase(ad, ss->deadline_ms);
+	tv = ad_io_left(ad);
 	rc = ldap_search_ext_s(ad->ld, q->base, q->scope, q->filter, q->attrs,
 	    0, ctrls, NULL, &tv, 0, &res);
 	if (rc != LDAP_SUCCESS && res == NULL) {
@@ -140,8 +198,8 @@ ad_search_page(struct ad *ad, const struct ad_search *q,
 	rc = ldap_parse_result(ad->ld, res, &err, NULL, NULL, NULL, &rctrls,
 	    0);
 	if (rc == LDAP_SUCCESS && err == LDAP_NO_SUCH_OBJECT &&
-	    q->scope == LDAP_SCOPE_ONELEVEL) {
-		/* the computer went away between two searches */
+	    q->scope != LDAP_SCOPE_SUBTREE) {
+		/* the computer or the object went away meanwhile */
 		goto out;
 	}
 	if (rc != LDAP_SUCCESS || err != LDAP_SUCCESS) {
@@ -151,6 +209,11 @@ ad_search_page(struct ad *ad, const struct ad_search *q,
 	}
 	for (e = ldap_first_entry(ad->ld, res); e != NULL;
 	    e = ldap_next_entry(ad->ld, e)) {
+		if (++ss->entries > AD_MAX_ENTRIES) {
+			st = bde_error(errstr, BDE_EPROTO, "%s: %s: more than "
+			    "%d entries", ad->uri, q->what, AD_MAX_ENTRIES);
+			goto out;
+		}
 		st = q->entry(ad, e, q->arg, errstr);
 		if (st != BDE_OK)
 			goto out;
@@ -166,8 +229,10 @@ out:
 		ldap_control_free(page);
 	if (rctrls != NULL)
 		ldap_controls_free(rctrls);
-	if (res != NULL)
+	if (res != NULL) {
+		ad_msg_wipe(ad->ld, res);
 		ldap_msgfree(res);
+	}
 	return st;
 }
 
@@ -175,50 +240,151 @@ enum bde_status
 ad_search_run(struct ad *ad, const struct ad_search *q, char **errstr)
 {
 	struct berval cookie = { .bv_len = 0, .bv_val = NULL };
+	struct ad_search_state ss = { .deadline_ms = 0, .pages = 0 };
+	long long total = (long long)AD_SEARCH_TIMEOUTS * ad->timeout * 1000;
 	enum bde_status st;
-	long pages = 0;
 
-	do {
-		st = ad_search_page(ad, q, &cookie, errstr);
-		if (st != BDE_OK)
+	ss.deadline_ms = bde_now_ms() + total;
+	if (ad->limit_ms > 0 && ad->limit_ms < ss.deadline_ms)
+		ss.deadline_ms = ad->limit_ms;
+	for (;;) {
+		st = ad_search_page(ad, q, &ss, &cookie, errstr);
+		if (st != BDE_OK || cookie.bv_len == 0)
 			goto out;
 		/*
-		 * A server that never ends the search would keep us here:
-		 * each page is bounded by the timeout, the pages by this.
-		 * (The cookie itself may repeat: Samba sends the same one
-		 * on every page.)
+		 * A server that never ends the search, each page just inside
+		 * the timeout, would keep us here: the whole search has an
+		 * end, and so have its pages.  (The cookie itself may
+		 * repeat: Samba sends the same one on every page.)
 		 */
-		if (++pages >= AD_MAX_PAGES && cookie.bv_len > 0) {
+		if (bde_now_ms() >= ss.deadline_ms) {
+			ad->timed_out = 1;
+			st = bde_error(errstr, BDE_EUNREACH, "%s: %s: timed out "
+			    "after %lld s in all (%ld pages)", ad->uri, q->what,
+			    (total + 999) / 1000, ss.pages + 1);
+			goto out;
+		}
+		if (++ss.pages >= AD_MAX_PAGES) {
 			st = bde_error(errstr, BDE_EPROTO, "%s: %s: more than "
 			    "%d pages", ad->uri, q->what, AD_MAX_PAGES);
 			goto out;
 		}
-	} while (cookie.bv_len > 0);
+	}
 out:
 	ber_memfree(cookie.bv_val);
 	return st;
 }
+
+/* ------------------------------------------------------------------ */
+/* The RootDSE                                                          */
+
+struct ad_rootdse_ctx {
+	char **base;
+	int samba;
+};
+
+static enum bde_status
+ad_rootdse_entry(struct ad *ad, LDAPMessage *e, void *arg, char **errstr)
+{
+	struct ad_rootdse_ctx *ctx = arg;
+	struct berval **vals = NULL;
+	enum bde_status st = BDE_OK;
+	size_t i;
+
+	vals = ldap_get_values_len(ad->ld, e, "vendorName");
+	/* Samba 4.17: "Samba Team (https://www.samba.org)"; AD has none */
+	for (i = 0; vals != NULL && vals[i] != NULL; i++)
+		if (memmem(vals[i]->bv_val, vals[i]->bv_len, "Samba", 5) !=
+		    NULL)
+			ctx->samba = 1;
+	ldap_value_free_len(vals);
+	if (ctx->base == NULL || *ctx->base != NULL)
+		goto out;
+	vals = ldap_get_values_len(ad->ld, e, "defaultNamingContext");
+	if (vals != NULL && vals[0] != NULL) {
+		*ctx->base = strndup(vals[0]->bv_val, vals[0]->bv_len);
+		if (*ctx->base == NULL)
+			st = ad_nomem(errstr);
+	}
+	ldap_value_free_len(vals);
+out:
+	return st;
+}
+
+enum bde_status
+ad_rootdse(struct ad *ad, char **base, char **errstr)
+{
+	static char *attrs[] = { "defaultNamingContext", "vendorName", NULL };
+	struct ad_rootdse_ctx ctx = { .base = base, .samba = 0 };
+	enum bde_status st;
+
+	/* RootDSE (RFC 4512 5.1): AD names its domain defaultNamingContext */
+	st = ad_search_run(ad, &(const struct ad_search){
+		.base = "",
+		.scope = LDAP_SCOPE_BASE,
+		.filter = "(objectClass=*)",
+		.attrs = attrs,
+		.what = "cannot read the RootDSE",
+		.entry = ad_rootdse_entry,
+		.arg = &ctx,
+	}, errstr);
+	if (st == BDE_OK) {
+		ad->vendor_known = 1;
+		ad->samba = ctx.samba;
+	}
+	return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Recovery objects                                                     */
 
 enum bde_status
 ad_recovery_entry(struct ad *ad, LDAPMessage *e, void *arg, char **errstr)
 {
 	struct ad_recovery_visit *visit = arg;
 	struct ad_entry v;
-	char id[BDE_GUID_LEN + 1];
+	struct berval parent;
+	char id[BDE_GUID_LEN + 1], *why = NULL;
 	enum bde_status st;
+	size_t n;
 
 	st = ad_entry_read(ad, e, &v, errstr);
 	if (st != BDE_OK)
 		goto out;
-	st = ad_recovery_check(ad->uri, &v, id, errstr);
-	if (st != BDE_OK)
+	/* one broken object is reported, and the others still found */
+	if (ad_recovery_check(ad->uri, &v, id, &why) != BDE_OK) {
+		st = ad_problem(ad, why, errstr);
+		why = NULL;
 		goto out;
+	}
+	/* a one-level answer: every object is a child of the computer */
+	if (visit->parent != NULL) {
+		n = ad_rdn_len(v.dn.bv_val, v.dn.bv_len);
+		parent.bv_val = v.dn.bv_val + (n < v.dn.bv_len ? n + 1 : n);
+		parent.bv_len = v.dn.bv_len - (size_t)(parent.bv_val -
+		    v.dn.bv_val);
+		if (!ad_dn_equal(&parent, &(struct berval){
+		    .bv_len = strlen(visit->parent),
+		    .bv_val = (char *)visit->parent })) {
+			if (asprintf(&why, "%s: recovery object '%.*s' is not "
+			    "under '%s'", ad->uri, (int)v.dn.bv_len,
+			    v.dn.bv_val, visit->parent) < 0) {
+				why = NULL;
+				st = ad_nomem(errstr);
+				goto out;
+			}
+			st = ad_problem(ad, why, errstr);
+			why = NULL;
+			goto out;
+		}
+	}
 	/* the filter may be wider than the query: re-check every hit */
 	if (visit->id != NULL && !bde_keyid_match(visit->id, id))
 		goto out;
 	visit->matched++;
 	st = visit->found(ad, &v, id, visit->arg, errstr);
 out:
+	free(why);
 	ad_entry_wipe(&v);
 	return st;
 }
@@ -230,6 +396,7 @@ ad_keyid_search(struct ad *ad, const struct bde_keyid *id, char **attrs,
 {
 	struct ad_recovery_visit visit = {
 		.id = id,
+		.parent = NULL,
 		.found = found,
 		.arg = arg,
 		.matched = 0,
@@ -237,7 +404,22 @@ ad_keyid_search(struct ad *ad, const struct bde_keyid *id, char **attrs,
 	char *filter = NULL, *what = NULL;
 	enum bde_status st;
 
-	filter = ad_keyid_filter(id);
+	/*
+	 * The filter depends on the server: Samba cuts values at NUL.  A
+	 * RootDSE that cannot be read leaves Windows's filter: against Samba
+	 * that can only miss a key, never select others.
+	 */
+	if (!ad->vendor_known) {
+		st = ad_rootdse(ad, NULL, errstr);
+		if (st == BDE_EUNREACH || st == BDE_ENOMEM)
+			goto out;
+		if (st != BDE_OK) {
+			free(*errstr);
+			*errstr = NULL;
+			ad->vendor_known = 1;
+		}
+	}
+	filter = ad_keyid_filter(id, ad->samba);
 	if (filter == NULL ||
 	    asprintf(&what, "search for key ID '%s'", id->hex) < 0) {
 		what = NULL;
@@ -259,6 +441,142 @@ ad_keyid_search(struct ad *ad, const struct bde_keyid *id, char **attrs,
 		    id->len < 32 ? "..." : "");
 out:
 	free(filter);
+	free(what);
+	return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Secrets, one object at a time                                        */
+
+/* What ad_read_secret's search found. */
+struct ad_secret_ctx {
+	const char *dn;
+	const char *key_id;
+	int package;		/* the key package, else the password */
+	int seen;		/* the object was returned */
+	char *val;		/* secret */
+	size_t len;
+};
+
+static enum bde_status
+ad_secret_entry(struct ad *ad, LDAPMessage *e, void *arg, char **errstr)
+{
+	struct ad_secret_ctx *ctx = arg;
+	struct ad_entry v;
+	const struct berval *bv;
+	char id[BDE_GUID_LEN + 1], *why = NULL;
+	enum bde_status st;
+	int has;
+
+	st = ad_entry_read(ad, e, &v, errstr);
+	if (st != BDE_OK)
+		goto out;
+	/* a base search answers with that object, once, or it is not one */
+	if (ctx->seen || !ad_dn_equal(&v.dn, &(struct berval){
+	    .bv_len = strlen(ctx->dn), .bv_val = (char *)ctx->dn })) {
+		st = bde_error(errstr, BDE_EPROTO, "%s: asked for '%s', the "
+		    "server answered with '%.*s'", ad->uri, ctx->dn,
+		    (int)v.dn.bv_len, v.dn.bv_val);
+		goto out;
+	}
+	ctx->seen = 1;
+	if (ad_recovery_check(ad->uri, &v, id, &why) != BDE_OK) {
+		st = ad_problem(ad, why, errstr);
+		why = NULL;
+		goto out;
+	}
+	if (strcmp(id, ctx->key_id) != 0) {
+		if (asprintf(&why, "%s: recovery object '%s' is now key ID "
+		    "{%s}, not {%s}", ad->uri, ctx->dn, id, ctx->key_id) < 0) {
+			why = NULL;
+			st = ad_nomem(errstr);
+			goto out;
+		}
+		st = ad_problem(ad, why, errstr);
+		why = NULL;
+		goto out;
+	}
+	bv = ctx->package ? &v.package : &v.password;
+	has = ctx->package ? v.has_package : v.has_password;
+	/* a visible object without the value: withheld (Control Access) */
+	if (!has)
+		goto out;
+	ctx->val = malloc(bv->bv_len + 1);
+	if (ctx->val == NULL) {
+		st = ad_nomem(errstr);
+		goto out;
+	}
+	memcpy(ctx->val, bv->bv_val, bv->bv_len);
+	ctx->val[bv->bv_len] = '\0';
+	ctx->len = bv->bv_len;
+out:
+	free(why);
+	ad_entry_wipe(&v);
+	return st;
+}
+
+enum bde_status
+ad_read_secret(struct ad *ad, const char *dn, const char *key_id,
+    const char *attr, char **val, size_t *len, char **errstr)
+{
+	char *attrs[] = { "cn", AD_ATTR_GUID, (char *)attr, NULL };
+	struct ad_secret_ctx ctx = {
+		.dn = dn,
+		.key_id = key_id,
+		.package = strcmp(attr, AD_ATTR_PACKAGE) == 0,
+		.seen = 0,
+		.val = NULL,
+		.len = 0,
+	};
+	char *what = NULL, *why = NULL;
+	size_t before = ad->nproblems;
+	enum bde_status st;
+
+	*val = NULL;
+	*len = 0;
+	if (asprintf(&what, "read %s of '%s'", attr, dn) < 0) {
+		what = NULL;
+		st = ad_nomem(errstr);
+		goto out;
+	}
+	st = ad_search_run(ad, &(const struct ad_search){
+		.base = dn,
+		.scope = LDAP_SCOPE_BASE,
+		.filter = "(objectClass=" AD_CLASS_RECOVERY ")",
+		.attrs = attrs,
+		.what = what,
+		.entry = ad_secret_entry,
+		.arg = &ctx,
+	}, errstr);
+	if (st != BDE_OK)
+		goto out;
+	if (ad->nproblems > before) {
+		st = BDE_ENOTFOUND;
+		goto out;
+	}
+	if (!ctx.seen) {
+		/* found a moment ago: deleted since, or never what it said */
+		if (asprintf(&why, "%s: recovery object '%s' could not be read "
+		    "again", ad->uri, dn) < 0) {
+			why = NULL;
+			st = ad_nomem(errstr);
+			goto out;
+		}
+		st = ad_problem(ad, why, errstr);
+		why = NULL;
+		if (st == BDE_OK)
+			st = BDE_ENOTFOUND;
+		goto out;
+	}
+	*val = ctx.val;
+	*len = ctx.len;
+	ctx.val = NULL;
+out:
+	if (ctx.val != NULL) {
+		explicit_bzero(ctx.val, ctx.len);
+		free(ctx.val);
+	}
+	free(why);
 	free(what);
 	return st;
 }

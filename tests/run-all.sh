@@ -93,6 +93,7 @@ done
 run "cli cases" timeout 600 "$PY" tests/clitest.py "$BDEKEY" tests/cli/*.t
 run "cli edge cases" timeout 120 tests/cli/edge.sh
 run "volume" timeout 900 bash tests/volume/test-volume.sh
+run "volume cli" timeout 900 bash tests/volume/test-cli.sh
 run "cli live cases" timeout 600 "$PY" tests/cli/live.py
 # one Samba DC for every suite that needs AD (provisioning takes seconds)
 addir=$(mktemp -d /tmp/bdekey-check-ad.XXXXXX)

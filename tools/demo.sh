@@ -50,6 +50,27 @@ say "the user reads the password back with one misheard digit"
 run "$BDEKEY" check 496298-461032-321465-595518-463221-173943-033616-139579
 say "read it out block by block (on a terminal bdekey waits for Enter)"
 run "$BDEKEY" lookup --device PC-ALPHA --key-id 063EA4E1 --read-out --reason "DEMO-1"
+
+# the disk in hand: a BitLocker volume Windows made (tests/volume/data/),
+# its recovery password escrowed in the test domain under its protector ID
+# for the computer its description names (tests/e2e/volume_fixture.py)
+tar --sparse -xJf tests/volume/data/bitlk-images.tar.xz -C "$tmp"
+"$PY" tests/e2e/volume_fixture.py ldif "$tmp/bitlk-images/images.conf" \
+	"OU=Demo,$BDEKEY_TEST_BASE" >"$tmp/volume.ldif"
+ldapadd -x -H "$AD_URI_LDAPS" -D "$AD_ADMIN_DN" -y "$AD_ADMIN_PASS_FILE" \
+	-f "$tmp/volume.ldif" >/dev/null
+# (a subshell: the image names stay short, the cleanup runs from here)
+(
+cd "$tmp/bitlk-images"
+say "the disk in hand (an image here; /dev/sdc on a repair VM): its volume, computer and key protectors"
+run "$BDEKEY" volume bitlk-aes-xts-128.img
+say "its keys by protector ID, each password proved against the volume (the computer's other keys: not this volume's, never read)"
+run "$BDEKEY" lookup --volume bitlk-aes-xts-128.img --show --reason "DEMO-2"
+say "a password escrowed under the right ID that does not open the disk is caught before anyone reads it out"
+run "$BDEKEY" lookup --volume bitlk-aes-cbc-128.img --source ad --read-out --reason "DEMO-2"
+say "unlock picks the key that opens the volume; --test activates nothing (no root, no device-mapper)"
+run "$BDEKEY" unlock --test --reason "DEMO-2" bitlk-aes-xts-128.img
+)
 say "every password shown was recorded first (no password in the log)"
 run cat "$XDG_STATE_HOME/bdekey/audit.jsonl"
 say "done; stopping the servers"

@@ -8,7 +8,9 @@
  *       LD_PRELOAD=$PWD/freescan.so bdekey lookup ... --show
  *
  * FREESCAN_SECRETS is a ':'-separated list of whole strings (8 bytes
- * or more each; shorter ones are ignored).  The log gets one line "HIT <secret#> <block size>" per freed block that
+ * or more each; shorter ones are ignored).  With FREESCAN_PROG set, only
+ * a process of that name scans (not the `env` or `timeout` in front of
+ * it).  The log gets one line "HIT <secret#> <block size>" per freed block that
  * still holds a secret, and at exit "freescan: N frees scanned, M bytes,
  * H hits".  A test fails when H > 0, and also when N is 0: then the
  * scanner saw nothing (a program whose own free() does not pass blocks
@@ -21,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -39,7 +42,7 @@ static const char *secret[MAX_SECRETS];
 static size_t secret_len[MAX_SECRETS];
 static size_t nsecrets;
 static int log_fd = -1;
-static int ready, resolving;
+static int ready, resolving, active;
 static unsigned long long frees, bytes, hits;
 
 static void
@@ -56,9 +59,13 @@ setup(void)
 {
 	static char buf[4096];
 	const char *s = getenv("FREESCAN_SECRETS"), *log = getenv("FREESCAN_LOG");
+	const char *prog = getenv("FREESCAN_PROG");
 	char *p, *q;
 	size_t n;
 
+	if (prog != NULL && strcmp(prog, program_invocation_short_name) != 0)
+		return;
+	active = 1;
 	if (log != NULL)
 		log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 		    0600);
@@ -158,6 +165,8 @@ report(void)
 	char line[160];
 	int len;
 
+	if (!active)
+		return;
 	len = snprintf(line, sizeof(line), "freescan: %llu frees scanned, "
 	    "%llu bytes, %llu hits\n", frees, bytes, hits);
 	if (len > 0)

@@ -52,6 +52,19 @@ KNOWN_PERMS = {p.lower(): p for p in [
     "DeviceManagementManagedDevices.Read.All", "DeviceManagementManagedDevices.ReadWrite.All",
     "DeviceManagementManagedDevices.PrivilegedOperations.All", "User.Read",
 ]}
+# Resources other than Graph (tests/keyvault/): tokens for them are signed JWTs (RS256, key
+# published at {authority}/{tenant}/discovery/v2.0/keys) whose aud is the resource as requested.
+# Key: resource without trailing slash, lower case -> (kind, the resource's application id).
+OTHER_RESOURCES = {
+    "https://vault.azure.net": ("keyvault", "cfa8b339-82a2-471a-a3c9-0fc0be7a4093"),
+    "https://vault.azure.cn": ("keyvault", "cfa8b339-82a2-471a-a3c9-0fc0be7a4093"),
+    "https://vault.usgovcloudapi.net": ("keyvault", "cfa8b339-82a2-471a-a3c9-0fc0be7a4093"),
+    "https://management.azure.com": ("arm", "797f4846-ba00-4fd7-ba43-dac1f8f63013"),
+    "https://management.core.windows.net": ("arm", "797f4846-ba00-4fd7-ba43-dac1f8f63013"),
+    "https://management.chinacloudapi.cn": ("arm", "797f4846-ba00-4fd7-ba43-dac1f8f63013"),
+    "https://management.usgovcloudapi.net": ("arm", "797f4846-ba00-4fd7-ba43-dac1f8f63013"),
+}
+RESOURCE_PERMS = {"user_impersonation": "user_impersonation"}   # the only delegated permission of both
 DEVICE_READ = {"Device.Read.All", "Device.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
 KEY_META = {"BitlockerKey.ReadBasic.All", "BitlockerKey.Read.All"}
 MANAGED_READ = {"DeviceManagementManagedDevices.Read.All", "DeviceManagementManagedDevices.ReadWrite.All"}
@@ -94,6 +107,9 @@ DEFAULT_KNOBS = {
     "rotation_volume_type": 1,
     "require_user_agent": False,
     "delay_ms": 0,
+    "refresh_cross_resource": False,
+    "resource_refused_clients": [],
+    "refresh_delay_ms": 0,
 }
 
 
@@ -487,6 +503,10 @@ class App:
         with self.s.lock:
             for i, f in enumerate(k["fail_next"]):
                 if f.get("match", "/graph/") in rq.path:
+                    if int(f.get("after", 0) or 0) > 0:
+                        # let this many matching requests through first
+                        f["after"] = int(f["after"]) - 1
+                        return None
                     n = int(f.get("count", 1)) - 1
                     if n <= 0:
                         del k["fail_next"][i]
@@ -579,9 +599,13 @@ class App:
             return Resp(200, {"token_endpoint": a + "/oauth2/v2.0/token",
                               "device_authorization_endpoint": a + "/oauth2/v2.0/devicecode",
                               "issuer": "%s/auth/%s/v2.0" % (rq.base, tid),
+                              "jwks_uri": a + "/discovery/v2.0/keys",
                               "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt",
                                                                         "client_secret_basic"],
                               "tenant_region_scope": "WW"})
+        if (rq.method == "GET" and segs[2:3] == ["discovery"]
+                and segs[3:] in (["keys"], ["v2.0", "keys"])):
+            return self.jwks(rq, segs[1])
         return self.aad_error(rq, 404, "invalid_request", 900000, "Endpoint %s not served by the emulator." % rq.path)
 
     def check_tenant(self, rq, tenant, delegated=True):
@@ -609,6 +633,11 @@ class App:
 
     def parse_scopes(self, rq, text):
         """-> (perms set, oidc set, default flag, resource host)."""
+        res = self.scope_resource(rq, text)
+        if res is not None:
+            # Key Vault / ARM: only user_impersonation and .default (validated above)
+            return ({"user_impersonation"}, {t.lower() for t in text.split() if t.lower() in OIDC_SCOPES},
+                    any(t.endswith("/.default") for t in text.split()), res[1])
         perms, oidc, default, host = set(), set(), False, None
         for tok in text.split():
             if tok.lower() in OIDC_SCOPES:
@@ -642,6 +671,7 @@ class App:
                 raise Bad(self.aad_error(rq, 400, "invalid_request", 900144,
                                          "The request body must contain the following parameter: 'scope'."))
             self.parse_scopes(rq, form["scope"])       # validates
+            self.resource_refused(rq, app, self.scope_resource(rq, form["scope"]))
             df = self.s.knobs["device_flow"]
             now = time.time()
             for dc in [d for d, r in self.s.device_codes.items() if r["expires"] < now - 3600]:
@@ -678,6 +708,10 @@ class App:
         if grant == DEVICE_CODE_GRANT:
             return self.grant_device_code(rq, tenant, form)
         if grant == "refresh_token":
+            # a slow token endpoint: parallel clients overlap (a refresh token is used once)
+            delay = min(int(self.s.knobs["refresh_delay_ms"] or 0), 20000)
+            if delay > 0:
+                time.sleep(delay / 1000.0)
             return self.grant_refresh(rq, tenant, form)
         if grant == "client_credentials":
             return self.grant_client_credentials(rq, tenant, form)
@@ -745,6 +779,9 @@ class App:
 
     def issue_delegated(self, rq, app, user, scope_text, how):
         """Tokens for a user: granted = requested ∩ the user's scopes (lock held)."""
+        res = self.scope_resource(rq, scope_text)
+        if res is not None:
+            return self.issue_resource_delegated(rq, app, user, scope_text, how, res)
         perms, oidc, default, host = self.parse_scopes(rq, scope_text)
         allowed = {KNOWN_PERMS.get(s.lower(), s) for s in user["scopes"]}
         granted = (perms | (allowed - set(OIDC_SCOPES) if default else set())) & allowed
@@ -818,6 +855,7 @@ class App:
                                          "The refresh token was issued to a different client."))
             scope = form.get("scope") or rec["scope"]
             self.parse_scopes(rq, scope)
+            self.check_refresh_resource(rq, rec, scope)
             rec["status"] = "redeemed"
             # a refreshed grant keeps offline_access even if the client dropped it from scope
             if "offline_access" not in scope.split():
@@ -879,6 +917,9 @@ class App:
                                          "The provided value for scope %s is not valid. Client credential flows must "
                                          "have a scope value with /.default suffixed to the resource identifier "
                                          "(application ID URI)." % (scope or "''")))
+            res = self.scope_resource(rq, scope)
+            if res is not None:
+                return self.issue_resource_app(rq, app, res, how)
             now = time.time()
             life = int(self.s.knobs["token_lifetime_s"])
             at = "emuAT." + secrets.token_urlsafe(32)
@@ -975,6 +1016,164 @@ class App:
             fail(50012, "Client assertion 'jti' %s was already used (replayed assertion)." % jti)
         self.s.jtis[key] = claims["exp"]
 
+    # -- tokens for other resources (Key Vault, ARM: tests/keyvault/) -----
+
+    def scope_resource(self, rq, text):
+        """(canonical resource, aud as requested) when the scopes name Key Vault or ARM, else None.
+
+        Scopes of two resources in one request are refused (AADSTS28000), and so is any
+        permission of those resources other than user_impersonation or .default.
+        """
+        found = {}
+        for tok in text.split():
+            if tok.lower() in OIDC_SCOPES:
+                continue
+            m = re.match(r"^(https?://.+)/([^/]*)$", tok)
+            res = m.group(1) if m else DEFAULT_GRAPH_HOST
+            key = res.rstrip("/").lower()
+            if key not in OTHER_RESOURCES:
+                key = DEFAULT_GRAPH_HOST
+            found.setdefault(key, (res, tok))
+            if key != DEFAULT_GRAPH_HOST and m.group(2) != ".default" and m.group(2).lower() not in RESOURCE_PERMS:
+                raise Bad(self.aad_error(rq, 400, "invalid_scope", 70011,
+                                         "The provided request must include a 'scope' input parameter. The provided "
+                                         "value for the input parameter 'scope' is not valid. The scope %s is not "
+                                         "valid." % tok))
+        if len(found) > 1:
+            raise Bad(self.aad_error(rq, 400, "invalid_scope", 28000,
+                                     "Provided value for the input parameter scope is not valid because it contains "
+                                     "more than one resource. Scope %s is not valid." % text))
+        if not found or DEFAULT_GRAPH_HOST in found:
+            return None
+        key, (res, _) = next(iter(found.items()))
+        return key, res
+
+    def resource_refused(self, rq, app, res):
+        """Knob resource_refused_clients: a first-party client not preauthorized for the resource."""
+        if res is None:
+            return
+        refused = [c.lower() for c in self.s.knobs["resource_refused_clients"] or []]
+        if app["client_id"].lower() in refused:
+            raise Bad(self.aad_error(rq, 400, "invalid_client", 65002,
+                                     "Consent between first party application '%s' and first party resource '%s' "
+                                     "must be configured via preauthorization - applications owned and operated by "
+                                     "Microsoft must get approval from the API owner before requesting tokens for "
+                                     "that API." % (app["client_id"], OTHER_RESOURCES[res[0]][1])))
+
+    def check_refresh_resource(self, rq, rec, scope):
+        """Refresh tokens are per resource unless the knob refresh_cross_resource is set."""
+        res = self.scope_resource(rq, scope)
+        want = res[0] if res else None
+        if want != rec.get("resource") and not self.s.knobs["refresh_cross_resource"]:
+            raise Bad(self.aad_error(rq, 400, "invalid_grant", 70000,
+                                     "The provided value for 'refresh_token' is not valid: it was issued for resource "
+                                     "'%s' and cannot be redeemed for '%s' (the emulator keeps refresh tokens per "
+                                     "resource; knob refresh_cross_resource)." % (rec.get("resource") or
+                                                                                  DEFAULT_GRAPH_HOST,
+                                                                                  want or DEFAULT_GRAPH_HOST)))
+
+    def signing_key(self):
+        """The RSA key that signs Key Vault / ARM tokens: made on first use, kept until exit."""
+        with self.s.lock:
+            key = getattr(self, "_signing", None)
+            if key is None:
+                try:
+                    from cryptography.hazmat.primitives.asymmetric import rsa
+                    from cryptography.hazmat.primitives import serialization
+                except ImportError:
+                    raise Bad(Resp(500, {"error": "server_error", "error_description":
+                                         "emulator: python3-cryptography is needed to sign resource tokens"}))
+                priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                der = priv.public_key().public_bytes(serialization.Encoding.DER,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
+                kid = b64url(hashlib.sha1(der).digest())
+                nums = priv.public_key().public_numbers()
+                n = nums.n.to_bytes((nums.n.bit_length() + 7) // 8, "big")
+                jwk = {"kty": "RSA", "use": "sig", "kid": kid, "x5t": kid, "n": b64url(n),
+                       "e": b64url(nums.e.to_bytes(3, "big")), "alg": "RS256"}
+                key = self._signing = (priv, kid, jwk)
+            return key
+
+    def jwks(self, rq, tenant):
+        with self.s.lock:
+            if not self.s.tenant_ok(tenant):
+                return self.aad_error(rq, 400, "invalid_tenant", 90002, "Tenant '%s' not found." % tenant)
+        return Resp(200, {"keys": [self.signing_key()[2]]})
+
+    def sign_jwt(self, claims):
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        priv, kid, _ = self.signing_key()
+        head = b64url(jdump({"typ": "JWT", "alg": "RS256", "x5t": kid, "kid": kid})) + "." + b64url(jdump(claims))
+        return head + "." + b64url(priv.sign(head.encode("ascii"), padding.PKCS1v15(), hashes.SHA256()))
+
+    def resource_claims(self, res, app, now, life):
+        tid = self.s.tenant_id
+        iss = "https://sts.windows.net/%s/" % tid
+        return {"aud": res[1], "iss": iss, "iat": int(now), "nbf": int(now), "exp": int(now) + life,
+                "appid": app["client_id"], "tid": tid, "uti": secrets.token_urlsafe(16), "ver": "1.0",
+                "idp": iss}
+
+    def issue_resource_delegated(self, rq, app, user, scope_text, how, res):
+        """A user's token for Key Vault or ARM: a signed JWT, scp user_impersonation (lock held)."""
+        self.resource_refused(rq, app, res)
+        oidc = {t.lower() for t in scope_text.split() if t.lower() in OIDC_SCOPES}
+        allowed = {s.lower() for s in user["scopes"]}
+        offline = "offline_access" in oidc and "offline_access" in allowed
+        now = time.time()
+        life = int(self.s.knobs["token_lifetime_s"])
+        claims = self.resource_claims(res, app, now, life)
+        claims.update({"appidacr": "0", "idtyp": "user", "amr": ["pwd"], "name": user["name"], "oid": user["id"],
+                       "scp": "user_impersonation", "sub": b64url(hashlib.sha256(
+                           (user["id"] + res[0]).encode()).digest()[:24]),
+                       "unique_name": user["upn"], "upn": user["upn"]})
+        at = self.sign_jwt(claims)
+        self._purge_tokens(now)
+        self.s.access_tokens[at] = {"kind": "user", "upn": user["upn"], "oid": user["id"],
+                                    "client_id": app["client_id"], "perms": {"user_impersonation"},
+                                    "key_read_role": False, "exp": now + life, "resource": res[0]}
+        scope_out = [res[1].rstrip("/") + "/user_impersonation"]
+        scope_out += [s for s in OIDC_SCOPES if s in oidc and (s != "offline_access" or offline)]
+        body = {"token_type": "Bearer", "scope": " ".join(scope_out), "expires_in": life,
+                "ext_expires_in": life, "access_token": at}
+        if offline:
+            rt = "emuRT." + secrets.token_urlsafe(48)
+            self.s.refresh_tokens[rt] = {"upn": user["upn"].lower(), "client_id": app["client_id"],
+                                         "scope": scope_text, "status": "valid", "resource": res[0],
+                                         "exp": now + int(self.s.knobs["refresh_token_lifetime_s"])}
+            body["refresh_token"] = rt
+        if "openid" in oidc:
+            tid = self.s.tenant_id
+            idc = {"aud": app["client_id"], "iss": "%s/auth/%s/v2.0" % (rq.base, tid), "iat": int(now),
+                   "nbf": int(now), "exp": int(now) + life, "name": user["name"], "oid": user["id"],
+                   "preferred_username": user["upn"], "upn": user["upn"], "sub": b64url(user["id"].encode()),
+                   "tid": tid, "ver": "2.0"}
+            body["id_token"] = b64url(jdump({"typ": "JWT", "alg": "none"})) + "." + b64url(jdump(idc)) + "."
+        self.s.stats["tokens_issued"] += 1
+        r = Resp(200, body, [("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache")])
+        r.note = "issued=%s user=%s resource=%s" % (how, user["upn"], res[0])
+        return r
+
+    def issue_resource_app(self, rq, app, res, how):
+        """An application's token for Key Vault or ARM: a signed JWT without scp or roles (lock held)."""
+        self.resource_refused(rq, app, res)
+        now = time.time()
+        life = int(self.s.knobs["token_lifetime_s"])
+        # the service principal's object id: not in the fixture, derived from the client id
+        sp = str(uuid.uuid5(uuid.NAMESPACE_URL, "bdekey-emulator-sp:" + app["client_id"].lower()))
+        claims = self.resource_claims(res, app, now, life)
+        claims.update({"appidacr": "2" if how == "client_assertion" else "1", "idtyp": "app", "oid": sp,
+                       "sub": sp})
+        at = self.sign_jwt(claims)
+        self._purge_tokens(now)
+        self.s.access_tokens[at] = {"kind": "app", "upn": None, "oid": sp, "client_id": app["client_id"],
+                                    "perms": set(), "key_read_role": False, "exp": now + life, "resource": res[0]}
+        self.s.stats["tokens_issued"] += 1
+        r = Resp(200, {"token_type": "Bearer", "expires_in": life, "ext_expires_in": life, "access_token": at},
+                 [("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache")])
+        r.note = "issued=%s app=%s resource=%s" % (how, app["client_id"], res[0])
+        return r
+
     # -- Graph ------------------------------------------------------------
 
     def graph_error(self, rq, status, code, message, headers=None):
@@ -1052,6 +1251,10 @@ class App:
             if tok is None:
                 return self.graph_error(rq, 401, "InvalidAuthenticationToken",
                                         "IDX14100: JWT is not well formed, there are no dots (.).", hdr)
+            if tok.get("resource"):
+                # a Key Vault or ARM token (tests/keyvault/): not for Graph
+                return self.graph_error(rq, 401, "InvalidAuthenticationToken",
+                                        "Access token validation failure. Invalid audience.", hdr)
             if tok["exp"] <= time.time():
                 return self.graph_error(rq, 401, "InvalidAuthenticationToken",
                                         "Lifetime validation failed, the token is expired.", hdr)
@@ -1345,6 +1548,11 @@ class App:
                                                  % rq.base}, **self.managed_json(m, MANAGED_PROPS)))
 
     def rotate(self, rq, tok, mid):
+        # the action takes no body ("Do not supply a request body"): a form is a client bug
+        ctype = (rq.h("content-type") or "").split(";")[0].strip().lower()
+        if ctype not in ("", "application/json"):
+            return self.graph_error(rq, 415, "UnsupportedMediaType",
+                                    "rotateBitLockerKeys takes no body; Content-Type '%s' is not supported." % ctype)
         if not tok["perms"] & MANAGED_WRITE:
             return self.managed_forbidden(rq, MANAGED_WRITE)
         with self.s.lock:
@@ -1530,9 +1738,11 @@ class App:
                                       "deviceName": d["displayName"], "deviceObjectId": d["id"]})
                 if name == "tokens":
                     return Resp(200, {"access": [{"kind": t["kind"], "subject": t["upn"] or t["client_id"],
-                                                  "perms": sorted(t["perms"]), "expired": t["exp"] <= time.time()}
+                                                  "perms": sorted(t["perms"]), "expired": t["exp"] <= time.time(),
+                                                  "resource": t.get("resource")}
                                                  for t in s.access_tokens.values()],
-                                      "refresh": [{"subject": r["upn"], "status": r["status"]}
+                                      "refresh": [{"subject": r["upn"], "status": r["status"],
+                                                   "resource": r.get("resource")}
                                                   for r in s.refresh_tokens.values()]})
         if rq.method == "POST":
             if name in ("approve", "decline"):

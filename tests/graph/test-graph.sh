@@ -154,7 +154,7 @@ contains "login names the user" "$tmp/login.err" "helpdesk@contoso.test"
 check "login printed nothing on stdout" "" "$(cat "$tmp/login.out")"
 check "token cache directory is 0700" 700 "$(stat -c %a "$XDG_CACHE_HOME/bdekey")"
 cache=$(ls "$XDG_CACHE_HOME"/bdekey/token-*.json 2>/dev/null | head -1)
-check "one token cache file" 1 "$(ls "$XDG_CACHE_HOME"/bdekey | wc -l)"
+check "one token cache file" 1 "$(ls "$XDG_CACHE_HOME"/bdekey/token-*.json | wc -l)"
 check "token cache file is 0600" 600 "$(stat -c %a "$cache")"
 check "no temporary file left" 0 "$(ls -a "$XDG_CACHE_HOME"/bdekey | grep -c XXXX)"
 
@@ -325,18 +325,34 @@ contains "cache permission message" "$tmp/err" "accessible by others"
 chmod 600 "$cache"
 
 # ------------------------------------------------------------ limited users
-check "basic user login" 0 "$(user_login basic@contoso.test)"
-bd "ReadBasic: no password" 3 lookup "${G[@]}" --device LAPTOP-ALPHA --show --json
-check "ReadBasic: keys still listed" 3 "$(js 'len(d["keys"])' <"$tmp/out")"
-check "ReadBasic: no password shown" false "$(js 'any("password" in k for k in d["keys"])' <"$tmp/out")"
-contains "ReadBasic: names the permission" "$tmp/err" "BitlockerKey.Read.All"
-check "ReadBasic: error kind" permission "$(js 'd["errors"][0]["kind"]' <"$tmp/out")"
-bd "ReadBasic without --show" 0 lookup "${G[@]}" --device LAPTOP-ALPHA
+# Lookups ask for BitlockerKey.Read.All (issue 9 #13), which the basic user
+# may not have: the emulator grants what is asked and allowed, so that
+# sign-in can list nothing.  A tenant that consented to metadata only is
+# configured for BitlockerKey.ReadBasic.All (graph_settings.read_basic;
+# cmd/ names it key_permission): then keys are listed, passwords withheld.
+check "basic user login (default scopes)" 0 "$(user_login basic@contoso.test)"
+bd "basic user, default scopes: listing refused" 3 lookup "${G[@]}" --device LAPTOP-ALPHA --json
+contains "basic user, default scopes: names ReadBasic" "$tmp/err" "BitlockerKey.ReadBasic.All"
+if "$BDEKEY" config 2>/dev/null | grep -q 'key_permission'; then
+	export BDEKEY_KEY_PERMISSION=ReadBasic.All
+	check "basic user login" 0 "$(user_login basic@contoso.test)"
+	contains "ReadBasic login asks for ReadBasic only" "$LOG" "BitlockerKey.ReadBasic.All"
+	bd "ReadBasic: no password" 3 lookup "${G[@]}" --device LAPTOP-ALPHA --show --json
+	check "ReadBasic: keys still listed" 3 "$(js 'len(d["keys"])' <"$tmp/out")"
+	check "ReadBasic: no password shown" false "$(js 'any("password" in k for k in d["keys"])' <"$tmp/out")"
+	contains "ReadBasic: names the permission" "$tmp/err" "BitlockerKey.Read.All"
+	contains "ReadBasic: names what the token has" "$tmp/err" "it has BitlockerKey.ReadBasic.All"
+	check "ReadBasic: error kind" permission "$(js 'd["errors"][0]["kind"]' <"$tmp/out")"
+	bd "ReadBasic without --show" 0 lookup "${G[@]}" --device LAPTOP-ALPHA
+	unset BDEKEY_KEY_PERMISSION
+else
+	echo "NOTE: cmd/ has no key_permission setting yet: the ReadBasic sign-in is not tested"
+fi
 check "norole user login" 0 "$(user_login norole@contoso.test)"
 bd "no key-reading role" 3 lookup "${G[@]}" --device LAPTOP-ALPHA --show
 contains "no role: names a role" "$tmp/err" "role"
 bd "logout" 0 logout
-check "logout removed the cache" 0 "$(ls "$XDG_CACHE_HOME"/bdekey | wc -l)"
+check "logout removed the cache" 0 "$(ls "$XDG_CACHE_HOME"/bdekey | wc -l)"	# and its lock file
 bd "logout again" 0 logout
 bd "lookup after logout" 3 lookup "${G[@]}" --device LAPTOP-ALPHA
 contains "lookup after logout says login" "$tmp/err" "not signed in to tenant 'contoso.test': run 'bdekey login'"
@@ -429,6 +445,86 @@ contains "unreachable says so" "$tmp/err" "cannot reach 'https://127.0.0.1:$port
 run "plain http refused" 2 env BDEKEY_GRAPH="http://127.0.0.1:$GRAPH_EMU_PORT/graph" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA
 contains "plain http refused says why" "$tmp/err" "must be https://"
 check "plain http refused: nothing sent" 0 "$(sent)"
+
+# ------------------------------------------------------------ issue 9
+# Each of these failed on the code issue 9 was filed against.
+
+# #12: rotateBitLockerKeys takes no body: the emulator answers 415 to a
+# form content type (libcurl's default for a POST)
+run "issue 9 #12: rotate sends no form content type" 0 "${SECRET[@]}" "$BDEKEY" rotate \
+	--device LAPTOP-ALPHA --yes --reason HX-12
+check "issue 9 #12: rotate not refused as a form" 0 "$(grep -c 'rotateBitLockerKeys 415' "$tmp/log")"
+check "issue 9 #12: one rotation POST answered 204" 1 "$(grep -c 'POST .*rotateBitLockerKeys 204' "$tmp/log")"
+
+# #5: the rotation POST goes out on a connection reused from the lookups
+# before it; the emulator drops that connection unanswered.  libcurl would
+# send the POST again on a new connection by itself: it must go once, and
+# the outcome is unknown
+n0=$(emu rotations | js 'len(d["value"])')
+cfg '{"drop_next":[{"match":"/rotateBitLockerKeys","count":1}]}'
+run "issue 9 #5: rotation whose connection dies unanswered" 4 "${SECRET[@]}" "$BDEKEY" rotate \
+	--device LAPTOP-ALPHA --yes --reason HX-5
+cfg '{"drop_next":[]}'
+check "issue 9 #5: the POST sent once" 1 "$(grep -c 'POST .*rotateBitLockerKeys' "$tmp/log")"
+check "issue 9 #5: nothing rotated behind our back" "$n0" "$(emu rotations | js 'len(d["value"])')"
+contains "issue 9 #5: says the outcome is unknown" "$tmp/err" "the outcome is unknown"
+# a 503 may come after Intune took the task: not sent again either
+cfg '{"fail_next":[{"status":503,"retry_after":1,"match":"/rotateBitLockerKeys","count":5}]}'
+run "issue 9 #5: rotation answered 503" 4 "${SECRET[@]}" "$BDEKEY" rotate \
+	--device LAPTOP-ALPHA --yes --reason HX-5b
+cfg '{"fail_next":[]}'
+check "issue 9 #5: 503: the POST sent once" 1 "$(grep -c 'POST .*rotateBitLockerKeys' "$tmp/log")"
+contains "issue 9 #5: 503: says the outcome is unknown" "$tmp/err" "the outcome is unknown"
+
+# #13: incremental consent.  Login and lookups never ask for the Intune
+# scope; rotate asks for it, with a token of its own, when first used
+emu reset -o /dev/null -X POST || no "emulator reset"
+bd "issue 9 #13: logout" 0 logout
+check "issue 9 #13: login" 0 "$(user_login helpdesk@contoso.test)"
+check "issue 9 #13: login did not ask for the Intune scope" false \
+	"$(emu device_codes | js '"DeviceManagementManagedDevices" in d["value"][-1]["scope"]')"
+check "issue 9 #13: login asked for BitlockerKey.Read.All and Device.Read.All" true \
+	"$(emu device_codes | js '"BitlockerKey.Read.All" in d["value"][-1]["scope"] and "Device.Read.All" in d["value"][-1]["scope"]')"
+emu expire_tokens -o /dev/null -X POST
+bd "issue 9 #13: lookup after the token expired" 0 lookup "${G[@]}" --device LAPTOP-ALPHA --show
+check "issue 9 #13: no token so far carries the Intune scope" false \
+	"$(emu tokens | js 'any(p.startswith("DeviceManagementManagedDevices") for t in d["access"] for p in t["perms"])')"
+run "issue 9 #13: rotate asks for the Intune scope" 0 "$BDEKEY" rotate --device LAPTOP-ALPHA --yes --reason HX-13
+check "issue 9 #13: rotate got a token with the Intune scope" true \
+	"$(emu tokens | js 'any("DeviceManagementManagedDevices.ReadWrite.All" in t["perms"] and not t["expired"] for t in d["access"])')"
+check "issue 9 #13: the rotation's token has no BitLocker key permission" false \
+	"$(emu tokens | js 'any("DeviceManagementManagedDevices.ReadWrite.All" in t["perms"] and "BitlockerKey.Read.All" in t["perms"] for t in d["access"])')"
+bd "issue 9 #13: lookup after rotate" 0 lookup "${G[@]}" --device LAPTOP-ALPHA --show
+check "issue 9 #13: lookup after rotate: its own cached token" 0 "$(ntoken)"
+
+# #7: two lookups after the access token expired renew it at once; the
+# refresh token is redeemed once (the emulator's refresh tokens die when
+# used), under the cache entry's lock, and both succeed
+emu expire_tokens -o /dev/null -X POST
+cfg '{"refresh_delay_ms":1000}'
+n0=$(wc -l <"$LOG")
+timeout "$T" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA >"$tmp/p1.out" 2>"$tmp/p1.err" </dev/null &
+p1=$!
+timeout "$T" "$BDEKEY" lookup "${G[@]}" --device LAPTOP-ALPHA >"$tmp/p2.out" 2>"$tmp/p2.err" </dev/null &
+p2=$!
+wait "$p1"
+r1=$?
+wait "$p2"
+r2=$?
+cfg '{"refresh_delay_ms":0}'
+check "issue 9 #7: two lookups renewing at once both succeed" "0 0" "$r1 $r2"
+check "issue 9 #7: the refresh token redeemed once" 0 \
+	"$(tail -n +"$((n0 + 1))" "$LOG" | grep -c 'error=invalid_grant')"
+check "issue 9 #7: one refresh for both" 1 \
+	"$(tail -n +"$((n0 + 1))" "$LOG" | grep -c 'issued=refresh_token')"
+
+# #3: a later key-list page failing after a good first page is an error,
+# not the first page's keys
+cfg '{"page_size":2,"fail_next":[{"status":503,"retry_after":1,"match":"/recoveryKeys","after":1,"count":10}]}'
+bd "issue 9 #3: second key page unavailable" 4 lookup "${G[@]}" --device LAPTOP-ALPHA --show --json
+cfg '{"fail_next":[],"page_size":100}'
+check "issue 9 #3: errors not empty" true "$(js 'len(d["errors"]) > 0' <"$tmp/out")"
+lacks "issue 9 #3: no password of page 1" "$tmp/out" "$GRAPH_FX_KEY_ALPHA_OS_OLD_PASSWORD"
 
 # every lookup above without --show read no key: only --show runs did
 echo "graph: $pass passed, $fail failed"

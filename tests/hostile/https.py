@@ -22,7 +22,8 @@ Tokens are JWT-shaped (payload readable, signature random) and carry "roles"
 
 Behaviour comes from DIR/mode.json, re-read for every connection and request
 (absent = everything normal).  Keys:
-  graph     a Graph mode (MODES below; "normal" by default)
+  graph     a Graph mode (GRAPH_MODES below; "normal" by default;
+            "rotate-drop" closes the rotateBitLockerKeys connection unanswered)
   tls       "good" | "expired" | "wronghost" | "unknownca": the graph port's cert
   roles     application token roles (default: every permission bdekey uses)
   readbasic_answer  "403" (default) or "200": a key read without
@@ -82,7 +83,7 @@ GRAPH_MODES = """normal keylist-empty keylist-nonjson batch-nobody page2-429 pag
 evil-device-longid evil-device-nonguid evil-managed-name evil-managed-badid evil-managed-longaad
 rotate-504 batch-retry-after nextlink-loop escapes-name escapes-error escapes-rotate silent
 close-header close-body huge-body nest-bomb bad-utf8 html-devices throttle-forever
-redirect""".split()
+redirect rotate-drop""".split()
 
 
 # ---------------------------------------------------------------- fixture
@@ -564,6 +565,9 @@ class Server:
         if rm and method == "POST" and version == "beta":
             if gm == "rotate-504":
                 return graph_error(504, "GatewayTimeout", "The gateway timed out.", [("Retry-After", "1")])
+            if gm == "rotate-drop":
+                # the connection dies after the request, before any answer
+                return Resp(0, raw=lambda t: raw_close(t, b""))
             if gm == "escapes-rotate":
                 return graph_error(403, "Forbidden" + ESCAPES, "Not allowed" + ESCAPES)
             mid = urllib.parse.unquote(rm.group(1))

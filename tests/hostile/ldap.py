@@ -34,6 +34,8 @@ request (absent = all defaults):
   endless_page_s     ENDLESS-PC's one-level search pages forever, one new
                      entry a page, each page after this many seconds
   delay_onelevel_s   sleep this long before answering a one-level search
+  delay_rootdse_s    sleep this long before answering a RootDSE read (after
+                     a bind that succeeded: failover after the bind)
   pause_page2_s      log {"event": "page2"} and sleep this long before
                      answering any page after the first
 Every loop and wait is bounded; SIGTERM ends the server.
@@ -100,15 +102,18 @@ KEYS = {
     "PAGES2": ("PAGES-PC", key_guid("PAGES2"), "20240201010101"),
     "PAGES3": ("PAGES-PC", key_guid("PAGES3"), "20240301010101"),
     "SLOW": ("SLOW-PC", key_guid("SLOW"), "20240402020202"),
+    "BROKEN_GOOD": ("BROKEN-PC", key_guid("BROKEN_GOOD"), "20240303030303"),
+    "BROKEN_BAD": ("BROKEN-PC", key_guid("BROKEN_BAD"), "20250303030303"),
 }
 # computer cn -> dNSHostName first label (when it differs: the NetBIOS cut)
 COMPUTERS = ["PC-ONE", "INNOCENT-PC", "EVIL-PC", "SAME1-PC", "SAME2-PC", "AB-TARGET-PC",
              "AB-DECOY-PC", "MULTI-PC", "NOCN-PC", "NOWHEN-PC", "LONGCOMPUTERNAM", "NOACCESS-PC",
-             ESC_NAME, "PAGES-PC", "SLOW-PC", "ENDLESS-PC"]
+             ESC_NAME, "PAGES-PC", "SLOW-PC", "ENDLESS-PC", "BROKEN-PC"]
 DNS_LABEL = {"LONGCOMPUTERNAM": "longcomputername-0042"}
 NO_CN = {"NOCN-PC"}
 WITHHELD = {"NOACCESS-PC"}          # no Control Access: the password never comes back
-NO_WHEN = {"NOWHEN_BAD"}
+NO_WHEN = {"NOWHEN_BAD", "BROKEN_BAD"}
+NO_CN_TIME = {"BROKEN_BAD"}         # a CN without BitLocker's time: no date at all
 # the key packages of the duplicates: different for DUP, equal for SAME
 PACKAGES = {"DUP_INN": b"\x01PKG-INNOCENT" * 8, "DUP_EVIL": b"\x02PKG-EVIL" * 8,
             "SAME_OLD": b"\x03PKG-SAME" * 8, "SAME_NEW": b"\x03PKG-SAME" * 8}
@@ -122,8 +127,12 @@ def cn_time(when):
     return "%s-%s-%sT%s:%s:%s-00:00" % (when[0:4], when[4:6], when[6:8], when[8:10], when[10:12], when[12:14])
 
 
+def key_cn(var, kid, when):
+    return "%s{%s}" % ("unreadable" if var in NO_CN_TIME else cn_time(when), kid.upper())
+
+
 def recovery_entry(var, computer, kid, when):
-    cn = "%s{%s}" % (cn_time(when), kid.upper())
+    cn = key_cn(var, kid, when)
     attrs = {
         "objectClass": [b"top", b"msFVE-RecoveryInformation"],
         "objectCategory": [("CN=ms-FVE-RecoveryInformation," + SCHEMA).encode()],
@@ -171,7 +180,7 @@ def env_lines():
         out.append("HL_KEY_%s_PW=%s" % (v, password(v)))
         out.append("HL_KEY_%s_CREATED=%s" % (v, "%s-%s-%sT%s:%s:%sZ" % (
             w[0:4], w[4:6], w[6:8], w[8:10], w[10:12], w[12:14])))
-        out.append("HL_KEY_%s_DN=%s" % (v, q("CN=%s{%s},%s" % (cn_time(w), k.upper(), computer_dn(c)))))
+        out.append("HL_KEY_%s_DN=%s" % (v, q("CN=%s,%s" % (key_cn(v, k, w), computer_dn(c)))))
     return out
 
 
@@ -593,6 +602,9 @@ class Server:
         if cookie and mode.get("pause_page2_s"):
             self.log({"event": "page2", "base": base})
             time.sleep(min(float(mode["pause_page2_s"]), 60))
+        if base == "" and scope == "base" and mode.get("delay_rootdse_s"):
+            self.log({"event": "delaying-rootdse"})
+            time.sleep(min(float(mode["delay_rootdse_s"]), 60))
         if scope == "one" and mode.get("delay_onelevel_s"):
             self.log({"event": "delaying", "base": base})
             time.sleep(min(float(mode["delay_onelevel_s"]), 60))

@@ -1,7 +1,8 @@
 /*
  * test_ad_entry.c - ldap/entry.c, what a directory sends about a recovery
- * object: GeneralizedTime, stored GUIDs, the key ID in the CN, parent DN
- * and RDN, and the one validity check.  Every value is handed over as a
+ * object: GeneralizedTime, stored GUIDs, the key ID and the time in the
+ * CN, parent DN and RDN, DN equality, computer names, and the one
+ * validity check.  Every value is handed over as a
  * berval in a buffer of exactly its length (no NUL after it), so a
  * decoder that reads one byte too far fails under ASan.
  */
@@ -398,6 +399,9 @@ test_dn_parent(void **state)
 	expect_no_parent("", "has no parent");
 	expect_no_parent("CN=a,garbage", "cannot parse DN 'garbage'");
 	expect_no_parent("CN=a,CN=b\\", "cannot parse DN");
+	/* an empty value parses, to NULL (found by tests/fuzz/fuzz_ad_entry) */
+	expect_no_parent("CN=a,CN=", "names no computer");
+	expect_no_parent("CyC=Nx,D=", "names no computer");
 }
 
 /* ------------------------------------------------------------------ */
@@ -516,6 +520,151 @@ test_recovery_check(void **state)
 	entry_release(&v);
 }
 
+/* ------------------------------------------------------------------ */
+/* The time in a CN, and when an object was made                        */
+
+static void
+expect_cn_time(const char *cn, long long want)
+{
+	struct berval bv = bv_str(cn);
+	time_t t = 12345;
+
+	if (want < 0) {
+		assert_int_equal(ad_cn_time(&bv, &t), -1);
+		assert_int_equal((long long)t, 12345);
+	} else {
+		assert_int_equal(ad_cn_time(&bv, &t), 0);
+		assert_int_equal((long long)t, want);
+	}
+	bv_free(&bv);
+}
+
+static void
+test_cn_time(void **state)
+{
+	struct ad_entry v;
+	time_t t;
+
+	(void)state;
+	/* BitLocker's form: local time and its offset from UTC */
+	expect_cn_time("2023-10-10T10:00:00-08:00{" GUID "}", 1696960800);
+	expect_cn_time("2023-10-10T18:00:00+00:00{" GUID "}", 1696960800);
+	expect_cn_time("2023-10-10T18:00:00Z{" GUID "}", 1696960800);
+	expect_cn_time("2024-02-29T23:59:60+01:30{" GUID "}", 1709245800);
+	/* anything else: no time */
+	expect_cn_time("unreadable{" GUID "}", -1);
+	expect_cn_time("{" GUID "}", -1);
+	expect_cn_time("2023-10-10 10:00:00-08:00{" GUID "}", -1);
+	expect_cn_time("2023-10-10T10:00:00-0800{" GUID "}", -1);
+	expect_cn_time("2023-10-10T10:00:00-08:00", -1);
+	expect_cn_time("2023-10-10T10:00:00.5Z{" GUID "}", -1);
+	expect_cn_time("2023-02-30T10:00:00Z{" GUID "}", -1);
+	expect_cn_time("2023-10-10T24:00:00Z{" GUID "}", -1);
+	expect_cn_time("2023-10-10T10:00:00-24:00{" GUID "}", -1);
+	expect_cn_time("+023-10-10T10:00:00Z{" GUID "}", -1);
+	expect_cn_time("", -1);
+
+	/* whenCreated first, else the CN's time, else none */
+	entry_init(&v, "2023-10-10T10:00:00-08:00{" GUID "}", guid_stored, 16);
+	v.when = bv_str("20240601100000.0Z");
+	assert_int_equal(ad_entry_created(&v, &t), 0);
+	assert_int_equal((long long)t, 1717236000);
+	bv_free(&v.when);
+	v.when = bv_str("garbage");
+	assert_int_equal(ad_entry_created(&v, &t), 0);
+	assert_int_equal((long long)t, 1696960800);
+	bv_free(&v.when);
+	assert_int_equal(ad_entry_created(&v, &t), 0);
+	entry_release(&v);
+	entry_init(&v, "renamed{" GUID "}", guid_stored, 16);
+	assert_int_equal(ad_entry_created(&v, &t), -1);
+	entry_release(&v);
+}
+
+/* ------------------------------------------------------------------ */
+/* Computer names                                                       */
+
+static int
+named(const char *cn, const char *sam, const char *dns, const char *name)
+{
+	struct ad_entry v;
+	int r;
+
+	memset(&v, 0, sizeof(v));
+	if (cn != NULL)
+		v.cn = bv_str(cn);
+	if (sam != NULL)
+		v.sam = bv_str(sam);
+	if (dns != NULL)
+		v.dns = bv_str(dns);
+	r = ad_computer_named(&v, name);
+	bv_free(&v.cn);
+	bv_free(&v.sam);
+	bv_free(&v.dns);
+	return r;
+}
+
+static void
+test_computer_named(void **state)
+{
+	(void)state;
+	assert_true(named("PC1", "PC1$", NULL, "PC1"));
+	assert_true(named("PC1", "PC1$", NULL, "pc1"));
+	assert_true(named("PC1", "PC1$", NULL, "PC1$"));
+	assert_true(named(NULL, "PC1$", NULL, "pc1"));
+	/* longer than NetBIOS: cn/sAMAccountName cut to 15 */
+	assert_true(named("LONGCOMPUTERNAM", "LONGCOMPUTERNAM$",
+	    "longcomputername-0042.hostile.test", "LONGCOMPUTERNAME-0042"));
+	assert_false(named("LONGCOMPUTERNAM", "LONGCOMPUTERNAM$",
+	    "longcomputername-0043.hostile.test", "LONGCOMPUTERNAME-0042"));
+	assert_false(named("LONGCOMPUTERNAM", "LONGCOMPUTERNAM$", NULL,
+	    "LONGCOMPUTERNAME-0042"));
+	/* the first label, whole: no prefix matches */
+	assert_false(named("X", "X$", "longcomputername-00421.test",
+	    "LONGCOMPUTERNAME-0042"));
+	assert_true(named("X", "X$", "longcomputername-0042",
+	    "LONGCOMPUTERNAME-0042"));
+	/* a dotted name: dNSHostName whole */
+	assert_true(named("PC1", "PC1$", "pc1.example.test",
+	    "PC1.example.test"));
+	assert_false(named("PC1", "PC1$", "pc1.example.test", "PC1.example"));
+	assert_false(named("PC1", "PC1$", NULL, "PC2"));
+	assert_false(named("PC1", "PC1$", NULL, ""));
+	assert_false(named("PC1", "PC1$", NULL, "$"));
+	assert_false(named(NULL, NULL, NULL, "PC1"));
+	/* sAMAccountName needs its "$" */
+	assert_false(named(NULL, "PC1", NULL, "PC1"));
+}
+
+/* ------------------------------------------------------------------ */
+/* DN equality                                                          */
+
+static int
+dn_equal(const char *a, const char *b)
+{
+	struct berval x = bv_str(a), y = bv_str(b);
+	int r = ad_dn_equal(&x, &y);
+
+	bv_free(&x);
+	bv_free(&y);
+	return r;
+}
+
+static void
+test_dn_equal(void **state)
+{
+	(void)state;
+	assert_true(dn_equal("CN=PC1,OU=W,DC=x", "CN=PC1,OU=W,DC=x"));
+	assert_true(dn_equal("CN=PC1,OU=W,DC=x", "cn=pc1,ou=w,dc=X"));
+	assert_true(dn_equal("CN=PC1,OU=W,DC=x", "CN=PC1, OU=W, DC=x"));
+	/* escapes: \, and \2C are one comma */
+	assert_true(dn_equal("CN=Lab\\, A,DC=x", "CN=Lab\\2C A,DC=x"));
+	assert_false(dn_equal("CN=PC1,OU=W,DC=x", "CN=PC1,OU=X,DC=x"));
+	assert_false(dn_equal("CN=PC1,OU=W,DC=x", "CN=PC1,OU=W"));
+	assert_false(dn_equal("CN=PC1", "CN=PC1\\"));
+	assert_false(dn_equal("", "CN=PC1"));
+}
+
 int
 main(void)
 {
@@ -528,6 +677,9 @@ main(void)
 		cmocka_unit_test(test_rdn_len),
 		cmocka_unit_test(test_dn_parent),
 		cmocka_unit_test(test_recovery_check),
+		cmocka_unit_test(test_cn_time),
+		cmocka_unit_test(test_computer_named),
+		cmocka_unit_test(test_dn_equal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
