@@ -118,61 +118,50 @@ ask_filtered(struct find_job *j, struct bde_backend *b)
 	const struct find_query *q = j->q;
 	struct bde_keylist dev = BDE_KEYLIST_INIT, pw = BDE_KEYLIST_INIT;
 	struct bde_keyid full;
-	enum bde_status st;
+	struct bde_key *k;
 	char *err = NULL;
-	size_t i, k;
+	size_t i, n;
 
-	st = b->ops->by_device(b->self, q->device, 0, &dev, &j->err);
-	if (st != BDE_OK)
-		goto out;
+	/* a failed search may still bring keys (a broken object, say) */
+	j->st = BDE_ENOTFOUND;
+	combine(j, b->ops->by_device(b->self, q->device, 0, &dev, &err), &err);
 	filter_keyids(&dev, q->ids, q->nids);
-	if (dev.n == 0) {
-		st = BDE_ENOTFOUND;
-		goto out;
-	}
 	for (i = 0; i < dev.n; i++) {
+		k = &dev.v[i];
 		if ((q->id_flags & BDE_WANT_PASSWORD) &&
-		    bde_keyid_parse(dev.v[i].key_id, &full, NULL) == BDE_OK) {
-			st = b->ops->by_keyid(b->self, &full, q->id_flags, &pw,
-			    &err);
-			if (st != BDE_OK && st != BDE_ENOTFOUND) {
-				free(j->err);
-				j->err = err;
-				err = NULL;
-				goto out;
-			}
-			free(err);
-			err = NULL;
-			for (k = 0; k < pw.n && !same_object(&pw.v[k],
-			    &dev.v[i]); k++)
+		    bde_keyid_parse(k->key_id, &full, NULL) == BDE_OK) {
+			/* withheld (EPERM) still lists the key: keep it */
+			combine(j, b->ops->by_keyid(b->self, &full,
+			    q->id_flags, &pw, &err), &err);
+			for (n = 0; n < pw.n && !same_object(&pw.v[n], k); n++)
 				;
-			if (k == pw.n) {
-				st = bde_error(&j->err, BDE_EPROTO, "key %s of "
-				    "'%s' vanished before its password was "
-				    "read", dev.v[i].key_id, q->device);
-				goto out;
+			if (n < pw.n) {
+				/* the device search knows the device's name */
+				if (pw.v[n].device == NULL) {
+					pw.v[n].device = k->device;
+					k->device = NULL;
+				}
+				k = &pw.v[n];
+			} else if (j->st == BDE_OK || j->st == BDE_ENOTFOUND) {
+				combine(j, bde_error(&err, BDE_EPROTO, "key %s "
+				    "of '%s' vanished before its password was "
+				    "read", k->key_id, q->device), &err);
 			}
-			/* the device search knows the device's name */
-			if (pw.v[k].device == NULL) {
-				pw.v[k].device = dev.v[i].device;
-				dev.v[i].device = NULL;
-			}
-			if (move_key(&j->keys, &pw.v[k]) < 0)
-				goto nomem;
-			bde_keylist_free(&pw);
-		} else if (move_key(&j->keys, &dev.v[i]) < 0) {
-			goto nomem;
 		}
+		if (move_key(&j->keys, k) < 0) {
+			combine(j, bde_error(&err, BDE_ENOMEM, "out of memory"),
+			    &err);
+			break;
+		}
+		bde_keylist_free(&pw);
 	}
-	st = BDE_OK;
-	goto out;
-nomem:
-	st = bde_error(&j->err, BDE_ENOMEM, "out of memory");
-out:
+	if (j->keys.n > 0 && j->st == BDE_ENOTFOUND)
+		j->st = BDE_OK;
+	else if (j->keys.n == 0 && j->st == BDE_OK)
+		j->st = BDE_ENOTFOUND;
 	bde_keylist_free(&dev);
 	bde_keylist_free(&pw);
-	free(err);
-	return st;
+	return j->st;
 }
 
 static void *

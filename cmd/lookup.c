@@ -92,9 +92,9 @@ out:
 }
 
 /*
- * Why k's password was withheld: the directory's own words when it
- * reported the refusal (they name the right the reader lacks), else the
- * right that backend needs.  The text lives in f or is static.
+ * Why k's password was withheld, in a few words for its line: the right
+ * its directory wants (the directory's own message, naming what the
+ * reader has, is in errors and on stderr once).  Static or in buf.
  */
 static const char *
 denied_text(const struct find *f, const struct bde_key *k, char *buf,
@@ -102,8 +102,6 @@ denied_text(const struct find *f, const struct bde_key *k, char *buf,
 {
 	const struct find_job *j = find_job_of(f, k->source);
 
-	if (j != NULL && j->st == BDE_EPERM && j->err != NULL)
-		return j->err;
 	snprintf(buf, len, "no permission to read the password (needs %s)",
 	    j != NULL ? j->backend->read_right : "the right to read it");
 	return buf;

@@ -203,7 +203,10 @@ void bde_package_release(struct bde_package *p);
 /*
  * What a backend can do.  Lookups append to out (owned by the caller) and
  * return BDE_OK when they found at least one key, BDE_ENOTFOUND when
- * nothing matched, or an error with *errstr set.  Optional operations are
+ * nothing matched, or an error with *errstr set.  A failed lookup may
+ * still have appended keys: BDE_EPERM with keys whose password was
+ * withheld (pw = BDE_PW_DENIED), BDE_EPROTO when some objects could not
+ * be read but others could; the caller shows them with the error.  Optional operations are
  * NULL when the directory cannot do them; cmd/ says so.  close frees self.
  */
 struct bde_backend_ops {

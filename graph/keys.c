@@ -270,33 +270,32 @@ has_perm(const char *perms, const char *p)
 void
 graph_denied_reason(const char *perms, char *buf, size_t len)
 {
-	const char *p;
-	size_t o, n;
+	const char *p = perms;
+	char list[400];
+	size_t o = 0, n;
 
-	if (perms == NULL || perms[0] == '\0')
+	if (perms == NULL || perms[0] == '\0') {
 		snprintf(buf, len, "the sign-in %s", NEED_PASSWORD);
-	else if (has_perm(perms, PERM_READ_KEY))
+		return;
+	}
+	if (has_perm(perms, PERM_READ_KEY)) {
 		snprintf(buf, len, "the access token has " PERM_READ_KEY ", so "
 		    "the user needs a role that may read BitLocker keys "
 		    "(Helpdesk Administrator, Cloud Device Administrator, "
 		    "...) or to own the device");
-	else {
-		/* "A B C" -> "A, B, C" */
-		o = (size_t)snprintf(buf, len, "the access token lacks "
-		    PERM_READ_KEY " (it has ");
-		for (p = perms; *p != '\0' && o + 3 < len; p += n) {
-			p += strspn(p, " ");
-			n = strcspn(p, " ");
-			if (n == 0)
-				break;
-			o += (size_t)snprintf(buf + o, len - o, "%s%.*s",
-			    p == perms + strspn(perms, " ") ? "" : ", ", (int)n,
-			    p);
-		}
-		if (o < len)
-			snprintf(buf + o, len - o, "); sign in with it, or ask "
-			    "an administrator to grant it");
+		return;
 	}
+	/* "A B C" -> "A, B, C" */
+	list[0] = '\0';
+	while (*(p += strspn(p, " ")) != '\0') {
+		n = strcspn(p, " ");
+		if (o + n + 3 < sizeof(list))
+			o += (size_t)snprintf(list + o, sizeof(list) - o,
+			    "%s%.*s", o ? ", " : "", (int)n, p);
+		p += n;
+	}
+	snprintf(buf, len, "the access token lacks " PERM_READ_KEY " (it has "
+	    "%s); sign in with it, or ask an administrator to grant it", list);
 }
 
 /* Give every key of device_id in out[start..] the name in r's answer. */

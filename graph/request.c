@@ -54,12 +54,11 @@ graph_call(struct graph *g, const char *method, const char *url,
 			return st;
 	}
 	if (st == BDE_OK && rs->status == 401) {
+		/* RFC 6750 3: the challenge may say why */
 		graph_challenge_text(rs->www_authenticate, why, sizeof(why));
 		snprintf(what, sizeof(what), "Graph refused the access token "
-		    "even after renewing it%s%s", why[0] ? " (" : "",
-		    why[0] ? why : "");
-		if (why[0])
-			strncat(what, ")", sizeof(what) - strlen(what) - 1);
+		    "even after renewing it%s%s%s", why[0] ? " (" : "", why,
+		    why[0] ? ")" : "");
 		st = graph_fail(rs->status, rs->json, rs->request_id, what,
 		    NULL, errstr);
 	}

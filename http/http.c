@@ -37,7 +37,7 @@ struct http_client {
 	int too_big;
 	long retry_after;
 	int json_type;
-	char www_auth[sizeof(((struct http_response *)0)->www_authenticate)];
+	char www_auth[HTTP_CHALLENGE_MAX];
 	/* the system CA file is not in the trust store yet (ca.c) */
 	int ca_partial;
 };

@@ -29,6 +29,8 @@
 #define HTTP_DEFAULT_ATTEMPTS 5		/* tries of one request */
 /* A wait a server asks for beyond this is not waited for. */
 #define HTTP_RETRY_AFTER_MAX_S 120
+/* The part of a WWW-Authenticate challenge kept, bytes with the NUL. */
+#define HTTP_CHALLENGE_MAX 1024
 
 /* Client settings; NULL/0 = the default.  Pointers are borrowed. */
 struct http_options {
@@ -71,8 +73,8 @@ struct http_response {
 	cJSON *json;		/* body parsed when it is JSON, else NULL */
 	char request_id[BDE_GUID_LEN + 1];	/* client-request-id sent */
 	long retry_after;	/* seconds the server asked for, or -1 */
-	/* the first WWW-Authenticate challenge (cut at 1 KiB), or "" */
-	char www_authenticate[1024];
+	/* the first WWW-Authenticate challenge (cut), or "" */
+	char www_authenticate[HTTP_CHALLENGE_MAX];
 };
 
 /*

@@ -263,10 +263,12 @@ take_tokens(struct id_session *s, const struct http_response *rs,
 		goto nomem;
 	if (user != NULL && s->tok.user != NULL &&
 	    strcasecmp(user, s->tok.user) != 0) {
-		/* someone else signed in: the other scope sets were not theirs */
+		/* someone else signed in: nothing cached was theirs */
 		for (i = 0; i < s->tok.n; i++)
 			id_access_release(&s->tok.at[i]);
 		s->tok.n = 0;
+		bde_secret_free(s->tok.refresh_token);
+		s->tok.refresh_token = NULL;
 	}
 	a = id_tokens_put(&s->tok, s->scope);
 	if (a == NULL)

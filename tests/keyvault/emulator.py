@@ -419,6 +419,13 @@ class State:
                                              "disabled", "forbidden", "notfound"):
                         raise ValueError("fault kind must be one of throttle status drop rbac policy firewall "
                                          "disabled forbidden notfound")
+                    for fld in ("count", "retry_after", "status"):
+                        x = f.get(fld)
+                        if x is not None and (isinstance(x, bool) or not isinstance(x, int)):
+                            raise ValueError("fault field %s must be an integer or null" % fld)
+                    for fld in ("host", "match", "method", "code", "inner", "message", "action", "permission"):
+                        if f.get(fld) is not None and not isinstance(f[fld], str):
+                            raise ValueError("fault field %s must be a string" % fld)
             self.knobs[k] = copy.deepcopy(v)
         if not 1 <= int(self.knobs["page_size_max"]) <= 25:
             raise ValueError("page_size_max must be 1..25")
@@ -441,8 +448,7 @@ class State:
         cached = self.bench_cache.get(i)
         if cached:
             return cached
-        h = hashlib.sha256(b"bench-secret:%d" % i).hexdigest().upper()
-        name = "%s-%s-4%s-%s%s-%s" % (h[0:8], h[8:12], h[13:16], "89AB"[int(h[16], 16) & 3], h[17:20], h[20:32])
+        name = self.bench_name(i)
         d = i // 2
         wrapped = d % 2 == 1
         bek = synthetic_bek(name, "bench/%d" % i)
@@ -471,6 +477,11 @@ class State:
         self.bench_cache[i] = item
         return item
 
+    @staticmethod
+    def bench_name(i):
+        h = hashlib.sha256(b"bench-secret:%d" % i).hexdigest().upper()
+        return "%s-%s-4%s-%s%s-%s" % (h[0:8], h[8:12], h[13:16], "89AB"[int(h[16], 16) & 3], h[17:20], h[20:32])
+
     def bench_index(self, name):
         n = int(self.knobs["bench_secrets"])
         m = re.fullmatch(r"[0-9A-Fa-f-]{36}", name or "")
@@ -479,7 +490,7 @@ class State:
         # names are not invertible; search the (small) index space once and cache
         idx = getattr(self, "_bench_names", None)
         if idx is None or idx[0] != n:
-            idx = (n, {self.bench_item(i)["name"].lower(): i for i in range(n)})
+            idx = (n, {self.bench_name(i).lower(): i for i in range(n)})
             self._bench_names = idx
         return idx[1].get(name.lower())
 
@@ -736,7 +747,7 @@ class App:
 
     def challenge_header(self):
         k = self.s.knobs
-        res = k["challenge_resource"] or self.s.vault_resource
+        res = self.s.vault_resource if k["challenge_resource"] is None else k["challenge_resource"]
         auth = k["challenge_authority"] or "%s/%s" % (self.s.a.authority.rstrip("/"), self.s.a.tenant_id)
         parts = ['Bearer %s="%s"' % (k["challenge_param"], auth)]
         if res != "":
@@ -900,7 +911,8 @@ class App:
             item["tags"] = v["tags"]
         return item
 
-    def page(self, rq, items, fingerprint, what):
+    def page(self, rq, n, item, fingerprint, what):
+        """One page of a listing of n entries; item(i) builds entry i (only this page's are built)."""
         size = int(self.s.knobs["page_size_max"])
         if "maxresults" in rq.query:
             try:
@@ -924,10 +936,11 @@ class App:
                                         "request."))
         every = int(self.s.knobs["empty_page_every"] or 0)
         empty = every and pageno % every == 0
-        chunk = [] if empty else items[offset:offset + size]
+        with self.s.lock:
+            chunk = [] if empty else [item(i) for i in range(offset, min(n, offset + size))]
         nxt = offset if empty else offset + size
         body = {"value": chunk, "nextLink": None}
-        if nxt < len(items):
+        if nxt < n:
             body["nextLink"] = self.next_link(rq, nxt, pageno + 1, fingerprint)
         r = Resp(200, body)
         r.note = "%s page=%d items=%d%s" % (what, pageno, len(chunk), " empty" if empty else "")
@@ -955,8 +968,15 @@ class App:
         self.authorize(rq)
         with self.s.lock:
             self.s.stats["secret_lists"] += 1
-            items = [self.secret_item(rq, sec, sec["versions"][-1], False) for sec in self.s.secrets_of(rq.host.name)]
-        return self.page(rq, items, "secrets", "list")
+            if self.s.vaults[rq.host.name]["fx"].get("generated"):
+                n = int(self.s.knobs["bench_secrets"])
+                sec_at = self.s.bench_item
+            else:
+                secs = self.s.secrets_of(rq.host.name)
+                n = len(secs)
+                sec_at = secs.__getitem__
+        return self.page(rq, n, lambda i: (lambda sec: self.secret_item(rq, sec, sec["versions"][-1], False))(
+            sec_at(i)), "secrets", "list")
 
     def find_secret(self, rq, name):
         with self.s.lock:
@@ -973,8 +993,9 @@ class App:
         rq.res_tail = "/secrets/" + name
         self.authorize(rq)
         sec = self.find_secret(rq, name)
-        items = [self.secret_item(rq, sec, v, True) for v in sec["versions"]]
-        return self.page(rq, items, "versions:" + sec["name"].lower(), "versions")
+        vers = sec["versions"]
+        return self.page(rq, len(vers), lambda i: self.secret_item(rq, sec, vers[i], True),
+                         "versions:" + sec["name"].lower(), "versions")
 
     def get_secret(self, rq, name, version):
         rq.op = "secrets.get"
@@ -1038,9 +1059,10 @@ class App:
         rq.res_tail = "/keys/" + name
         self.authorize(rq)
         key, _ = self.find_key(rq, name, "")
-        items = [{"kid": self.key_item(rq, key, kv), "attributes": self.attrs(kv), "tags": {}}
-                 for kv in key["versions"]]
-        return self.page(rq, items, "keyversions:" + key["name"].lower(), "key-versions")
+        vers = key["versions"]
+        return self.page(rq, len(vers), lambda i: {"kid": self.key_item(rq, key, vers[i]),
+                                                   "attributes": self.attrs(vers[i]), "tags": {}},
+                         "keyversions:" + key["name"].lower(), "key-versions")
 
     def unwrap(self, rq, name, version):
         rq.op = "keys.unwrapkey"

@@ -2,7 +2,7 @@
 # selftest.sh - exercise the Key Vault + ARM emulator (and the identity emulator's tokens for
 # Key Vault and ARM) with curl, openssl and python: proves the emulator behaves as README.md
 # says before client tests rely on it.  Prints 'selftest-kv: N passed, M failed'; exit 0 = all
-# passed.  Needs root for the default port-443 mode (KV_EMU_PORTS=any runs without).  ~15 s.
+# passed.  Needs root for the default port-443 mode (KV_EMU_PORTS=any runs without).  20-30 s.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -219,6 +219,17 @@ check "unwrap with the tag's KEK URL (as given, :443 included)" 200 "$(unwrap "$
 check "unwrap answer: kid" "$ADE/keys/ade-kek/$KV_FX_KEK_ADE_KEK_V2" "$(js 'd["kid"]' <"$tmp/u")"
 js 'd["value"]' <"$tmp/u" | b64url_to_file >"$tmp/oaep.bek"
 check "RSA-OAEP unwrap gives the real .BEK" same "$(cmp -s "$tmp/oaep.bek" "$KV_FX_REAL_BEK" && echo same)"
+# independent of the emulator's own RSA: openssl with the KEK's private key (DIR/keks/)
+echo "$wrapped" | b64url_to_file >"$tmp/wrapped.bin"
+check "openssl: RSA-OAEP (SHA-1) with KEK V2 gives the real .BEK" same "$(openssl pkeyutl -decrypt \
+    -inkey "$KV_EMU_DIR/keks/contoso-ade.ade-kek.$KV_FX_KEK_ADE_KEK_V2.pem" -pkeyopt rsa_padding_mode:oaep \
+    -pkeyopt rsa_oaep_md:sha1 -in "$tmp/wrapped.bin" 2>/dev/null | cmp -s - "$KV_FX_REAL_BEK" && echo same)"
+check "openssl: KEK V3 cannot" fails "$(openssl pkeyutl -decrypt -inkey "$KV_EMU_DIR/keks/contoso-ade.ade-kek.$KV_FX_KEK_ADE_KEK_V3.pem" \
+    -pkeyopt rsa_padding_mode:oaep -in "$tmp/wrapped.bin" >/dev/null 2>&1 || echo fails)"
+check "openssl: the server certificate verifies against the test CA, SAN has the vault address" "0 yes" \
+    "$(echo | openssl s_client -connect "$KV_EMU_VAULT_ADE_HOST$([ "$port443" = 1 ] && echo :443)" -CAfile "$BDEKEY_CA_BUNDLE" \
+        -verify_return_error 2>/dev/null | sed -n 's/^ *Verify return code: \([0-9]*\).*/\1/p') $(openssl x509 -in "$KV_EMU_DIR/kv-server.pem" \
+        -noout -ext subjectAltName | grep -q "IP Address:${KV_EMU_VAULT_ADE_HOST%%:*}" && echo yes)"
 check "unwrap with a wrong alg fails" 400 "$(unwrap "$VT" "$tagurl" RSA-OAEP-256 "$wrapped")"
 check "unwrap with an unknown alg" 400 "$(unwrap "$VT" "$tagurl" RSA-OAEP-384 "$wrapped")"
 check "unwrap with standard base64 refused" 400 "$(unwrap "$VT" "$tagurl" RSA-OAEP "$(echo "$wrapped" | tr '_-' '/+')==")"
@@ -239,6 +250,9 @@ check "contoso-kek current version: RSA-OAEP-256" "$KV_FX_SECRET_KEK_REAL_CURREN
 check "RSA-OAEP-256 unwrap" 200 "$(unwrap "$VT" "$(js 'd["tags"]["DiskEncryptionKeyEncryptionKeyURL"]' <"$tmp/r")" RSA-OAEP-256 "$(js 'd["value"]' <"$tmp/r")")"
 js 'd["value"]' <"$tmp/u" | b64url_to_file >"$tmp/oaep256.bek"
 check "RSA-OAEP-256 gives the real .BEK" same "$(cmp -s "$tmp/oaep256.bek" "$KV_FX_REAL_BEK" && echo same)"
+check "openssl: RSA-OAEP-256 is SHA-256 with MGF1-SHA-256" same "$(js 'd["value"]' <"$tmp/r" | b64url_to_file | openssl pkeyutl -decrypt \
+    -inkey "$KV_EMU_DIR/keks/contoso-kek.kek-oaep256.$KV_FX_KEK_OAEP256_KEK_V1.pem" -pkeyopt rsa_padding_mode:oaep \
+    -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 2>/dev/null | cmp -s - "$KV_FX_REAL_BEK" && echo same)"
 get "$VT" "$KEK/secrets/$KV_FX_SECRET_KEK_REAL_NAME/$KV_FX_SECRET_KEK_REAL_LEGACY_VERSION?api-version=$V" >/dev/null
 legacy=$(js 'd["value"]' <"$tmp/r")
 check "legacy version: RSA1_5" RSA1_5 "$(js 'd["tags"]["DiskEncryptionKeyEncryptionAlgorithm"]' <"$tmp/r")"
