@@ -218,7 +218,11 @@ def token():
     if len(files) != 1:
         raise SystemExit("expected one token cache file, found %s" % files)
     with open(files[0]) as f:
-        return json.load(f)["access_token"]
+        doc = json.load(f)
+    # version 2 keeps an access token per scope set: the lookups' is the one
+    if "tokens" in doc:
+        return next(t["access_token"] for t in doc["tokens"] if "BitlockerKey" in t["scope"])
+    return doc["access_token"]
 
 
 def spawn(argv, env, timeout=120):
