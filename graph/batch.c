@@ -234,7 +234,9 @@ graph_fetch_all(struct graph *g, struct graph_req *r, size_t n,
 	for (i = 0; i < n; i++)
 		r[i].status = 0;
 	for (start = 0; n > 1 && start < n; start += GRAPH_BATCH_MAX) {
-		cnt = n - start < GRAPH_BATCH_MAX ? n - start : GRAPH_BATCH_MAX;
+		cnt = n - start;
+		if (cnt > GRAPH_BATCH_MAX)
+			cnt = GRAPH_BATCH_MAX;
 		if (cnt == 1)
 			break;
 		for (i = 0; i < cnt; i++)

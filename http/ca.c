@@ -69,22 +69,23 @@ out:
 static int
 system_cas(CURL *curl, char **sys)
 {
-	struct stat sb;
-	char *dir = NULL;
 	int have_dir = 0;
 
 	*sys = NULL;
 #if LIBCURL_VERSION_NUM >= 0x075400	/* 7.84.0: CURLINFO_CAINFO, _CAPATH */
-	have_dir = curl_easy_getinfo(curl, CURLINFO_CAPATH, &dir) ==
-	    CURLE_OK && dir != NULL && stat(dir, &sb) == 0 &&
-	    S_ISDIR(sb.st_mode);
-	if (curl_easy_getinfo(curl, CURLINFO_CAINFO, sys) != CURLE_OK ||
-	    *sys == NULL || access(*sys, R_OK) != 0)
-		*sys = NULL;
+	{
+		struct stat sb;
+		char *dir = NULL;
+
+		have_dir = curl_easy_getinfo(curl, CURLINFO_CAPATH, &dir) ==
+		    CURLE_OK && dir != NULL && stat(dir, &sb) == 0 &&
+		    S_ISDIR(sb.st_mode);
+		if (curl_easy_getinfo(curl, CURLINFO_CAINFO, sys) != CURLE_OK ||
+		    *sys == NULL || access(*sys, R_OK) != 0)
+			*sys = NULL;
+	}
 #else
 	(void)curl;
-	(void)sb;
-	(void)dir;
 #endif
 	return have_dir;
 }

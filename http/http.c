@@ -518,13 +518,15 @@ http_bearer_ok(const char *t)
 
 	/* RFC 6750 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" /
 	   "~" / "+" / "/" ) *"=" */
-	while (t[i] != '\0' && (isalnum((unsigned char)t[i]) ||
-	    strchr("-._~+/", t[i]) != NULL) && i <= 65536)
+	/* ASCII by hand: isalnum() follows the locale */
+	while (i <= 65536 && t[i] != '\0' && ((t[i] >= 'A' && t[i] <= 'Z') ||
+	    (t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') ||
+	    strchr("-._~+/", t[i]) != NULL))
 		i++;
 	n = i;
-	while (t[i] == '=' && i <= 65536)
+	while (i <= 65536 && t[i] == '=')
 		i++;
-	return n > 0 && t[i] == '\0' && i <= 65536;
+	return n > 0 && i <= 65536 && t[i] == '\0';
 }
 
 enum bde_status
