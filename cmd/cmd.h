@@ -214,6 +214,13 @@ void cmd_stdout_init(void);
  */
 int cmd_finish(int status);
 
+/*
+ * Print the identity platform's sign-in message (URL and code) on
+ * stderr, made safe for the terminal: login's, and rotate's when the
+ * Intune permission needs a sign-in of its own.
+ */
+void cmd_show_signin(const char *message, void *arg);
+
 /* Whether to colour output: stdout is a terminal and NO_COLOR is unset. */
 int cmd_use_color(void);
 

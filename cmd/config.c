@@ -38,6 +38,8 @@ default_text(enum setting_id id)
 	case SET_GRAPH_AUTHORITY:
 	case SET_GRAPH_URL:
 		return "the cloud's";
+	case SET_GRAPH_KEY_PERMISSION:
+		return "Read.All";
 	case SET_GRAPH_ASSERTION_ALG:
 		return "PS256";
 	case SET_GRAPH_TIMEOUT:

@@ -17,16 +17,12 @@ static const char *const login_synopsis[] = { "[--tenant TENANT]", NULL };
  * The service's sign-in message (URL and code) on stderr.  It comes from
  * the network: control characters are not passed to the terminal.
  */
-static void
-show_message(const char *message, void *arg)
+void
+cmd_show_signin(const char *message, void *arg)
 {
-	const unsigned char *p;
-
 	(void)arg;
 	fflush(stdout);
-	for (p = (const unsigned char *)message; *p != '\0'; p++)
-		fputc(*p < 0x20 || *p == 0x7f ? ' ' : *p, stderr);
-	fputc('\n', stderr);
+	fprintf(stderr, "%s\n", cmd_safe(message));
 	fflush(stderr);
 }
 
@@ -38,7 +34,7 @@ run_login(struct cmd_ctx *ctx)
 	char *who = NULL, *err = NULL;
 	int status = EXIT_OK;
 
-	st = graph_login(&s->graph, show_message, NULL, &who, &err);
+	st = graph_login(&s->graph, cmd_show_signin, NULL, &who, &err);
 	if (st != BDE_OK) {
 		cmd_warn("login: %s", err != NULL ? err : "sign-in failed");
 		status = cmd_exit_status(st);

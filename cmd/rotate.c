@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct rotate_opts {
 	const char *device;
@@ -95,6 +96,14 @@ rotate_device(struct settings *s, const char *device, const char *device_id,
 
 	memset(&b, 0, sizeof(b));
 	memset(&m, 0, sizeof(m));
+	/*
+	 * Intune's permission is asked for on first use (incremental
+	 * consent): a person at a terminal may have to sign in for it
+	 */
+	if (isatty(STDERR_FILENO)) {
+		s->graph.sign_in = cmd_show_signin;
+		s->graph.sign_in_arg = NULL;
+	}
 	st = backend_get(BACKEND_GRAPH)->open(s, &b, &err);
 	if (st == BDE_OK && (b.ops->find_device == NULL ||
 	    b.ops->rotate == NULL))

@@ -32,6 +32,14 @@ const struct setting_def setting_defs[SET_COUNT] = {
 	    "page-size", "entries per page", 0 },
 	[SET_LDAP_TIMEOUT] = { "ldap", "timeout", "BDEKEY_TIMEOUT", "timeout",
 	    "seconds per network step", 0 },
+	[SET_LDAP_DOMAIN] = { "ldap", "domain", "BDEKEY_AD_DOMAIN", "domain",
+	    "domain whose DCs are found in DNS", 0 },
+	[SET_LDAP_SITE] = { "ldap", "site", "BDEKEY_AD_SITE", "site",
+	    "AD site whose DCs come first", 0 },
+	[SET_LDAP_DNS_SERVER] = { "ldap", "dns_server", "BDEKEY_DNS_SERVER",
+	    "dns-server", "DNS server for discovery", 0 },
+	[SET_LDAP_FOREST] = { "ldap", "forest", "BDEKEY_AD_FOREST", "forest",
+	    "lookups through the Global Catalog", 0 },
 	[SET_GRAPH_TENANT] = { "graph", "tenant", "BDEKEY_TENANT", "tenant",
 	    "Entra tenant", 0 },
 	[SET_GRAPH_CLIENT_ID] = { "graph", "client_id", "BDEKEY_CLIENT_ID",
@@ -54,6 +62,9 @@ const struct setting_def setting_defs[SET_COUNT] = {
 	[SET_GRAPH_ASSERTION_ALG] = { "graph", "assertion_alg",
 	    "BDEKEY_ASSERTION_ALG", "assertion-alg",
 	    "client assertion algorithm", 0 },
+	[SET_GRAPH_KEY_PERMISSION] = { "graph", "key_permission",
+	    "BDEKEY_KEY_PERMISSION", "key-permission",
+	    "permission asked for to read keys", 0 },
 	[SET_GRAPH_TIMEOUT] = { "graph", "timeout", "BDEKEY_TIMEOUT", "timeout",
 	    "seconds per request", 0 },
 	[SET_AUDIT_LOG] = { "audit", "log", "BDEKEY_AUDIT_LOG", NULL,
@@ -80,6 +91,15 @@ static const struct cmd_option ad_options[] = {
 	    SET_LDAP_STARTTLS),
 	OPT_SETTING("page-size", 0, "N", "entries per page of a search "
 	    "(default 500)", SET_LDAP_PAGE_SIZE),
+	OPT_SETTING("domain", 0, "DOMAIN", "with no URI: find DOMAIN's "
+	    "controllers in DNS (default: the Kerberos realm)",
+	    SET_LDAP_DOMAIN),
+	OPT_SETTING("site", 0, "SITE", "with no URI: the AD site whose "
+	    "controllers come first", SET_LDAP_SITE),
+	OPT_SETTING("dns-server", 0, "ADDR[:PORT]", "with no URI: ask this "
+	    "DNS server (IPv4), not resolv.conf's", SET_LDAP_DNS_SERVER),
+	OPT_SETTING("forest", 0, NULL, "search every domain of the forest "
+	    "through the Global Catalog", SET_LDAP_FOREST),
 	OPT_END
 };
 
@@ -107,6 +127,9 @@ static const struct cmd_option graph_options[] = {
 	OPT_SETTING("assertion-alg", 0, "ALG",
 	    "client assertion algorithm: PS256 (default) or RS256",
 	    SET_GRAPH_ASSERTION_ALG),
+	OPT_SETTING("key-permission", 0, "PERM", "Read.All (default) or "
+	    "ReadBasic.All: the BitlockerKey permission lookups ask for",
+	    SET_GRAPH_KEY_PERMISSION),
 	OPT_END
 };
 
@@ -154,6 +177,7 @@ settings_option(struct settings *s, enum setting_id id, const char *arg)
 			return -1;
 		break;
 	case SET_LDAP_STARTTLS:
+	case SET_LDAP_FOREST:
 		arg = "yes";
 		break;
 	default:
@@ -457,6 +481,40 @@ audit_path(struct settings *s)
 	return 0;
 }
 
+/*
+ * Discovery (ldap/discover.c) when no URI is set: asked for by a
+ * discovery setting, or by --source ad/all; the domain's origin named.
+ */
+static int
+ad_discovery(struct settings *s)
+{
+	char buf[600];
+	int forest = 0;
+
+	if (s->val[SET_LDAP_FOREST] != NULL) {
+		if (parse_bool(s, SET_LDAP_FOREST, &forest) < 0)
+			return -1;
+		s->ad.forest = forest ? 1 : -1;
+	}
+	s->ad.domain = s->val[SET_LDAP_DOMAIN];
+	s->ad.site = s->val[SET_LDAP_SITE];
+	s->ad.dns_server = s->val[SET_LDAP_DNS_SERVER];
+	if (s->ad.domain != NULL) {
+		s->domain_origin = strdup(settings_origin_str(s,
+		    SET_LDAP_DOMAIN, buf, sizeof(buf)));
+		if (s->domain_origin == NULL) {
+			cmd_warn("out of memory");
+			return -1;
+		}
+		s->ad.domain_origin = s->domain_origin;
+	}
+	s->ad.discover = s->nuris == 0 && (s->ad.domain != NULL ||
+	    s->ad.site != NULL || s->ad.dns_server != NULL ||
+	    s->ad.forest > 0 || s->source == SOURCE_AD ||
+	    s->source == SOURCE_ALL);
+	return 0;
+}
+
 int
 settings_finish(struct settings *s)
 {
@@ -464,9 +522,12 @@ settings_finish(struct settings *s)
 		"global", "usgov", "dod", "china", NULL
 	};
 	static const char *const algs[] = { "PS256", "RS256", NULL };
+	static const char *const perms[] = { "Read.All", "ReadBasic.All",
+		NULL
+	};
 	const char *path = s->config_option;
 	char *dflt = NULL;
-	int id, alg, rc = -1;
+	int id, alg, perm, rc = -1;
 
 	for (id = 0; id < SET_COUNT; id++) {
 		const char *v = env(setting_defs[id].env);
@@ -489,7 +550,7 @@ settings_finish(struct settings *s)
 			goto out;
 	}
 
-	if (split_uris(s) < 0 || check_uris(s) < 0)
+	if (split_uris(s) < 0 || check_uris(s) < 0 || ad_discovery(s) < 0)
 		goto out;
 	s->ad.base = s->val[SET_LDAP_BASE];
 	s->ad.mech = s->val[SET_LDAP_MECH];
@@ -512,6 +573,11 @@ settings_finish(struct settings *s)
 	s->graph.ca_bundle = s->val[SET_GRAPH_CA_BUNDLE];
 	s->graph.client_cert = s->val[SET_GRAPH_CLIENT_CERT];
 	s->graph.client_key = s->val[SET_GRAPH_CLIENT_KEY];
+	/* ReadBasic.All: metadata only, for a tenant that grants no more */
+	if ((perm = parse_choice(s, SET_GRAPH_KEY_PERMISSION, perms,
+	    "is not Read.All or ReadBasic.All")) < 0)
+		goto out;
+	s->graph.read_basic = perm == 1;
 	if ((alg = parse_choice(s, SET_GRAPH_ASSERTION_ALG, algs,
 	    "is not PS256 or RS256")) < 0)
 		goto out;
@@ -536,7 +602,7 @@ out:
 int
 settings_ad_configured(const struct settings *s)
 {
-	return s->nuris > 0 || ad_default_uri_configured();
+	return s->nuris > 0 || ad_default_uri_configured() || s->ad.discover;
 }
 
 int
@@ -628,5 +694,6 @@ settings_release(struct settings *s)
 	free(s->uri_copy);
 	free(s->audit_log);
 	free(s->cache_dir);
+	free(s->domain_origin);
 	memset(s, 0, sizeof(*s));
 }

@@ -34,6 +34,10 @@ enum setting_id {
 	SET_LDAP_STARTTLS,
 	SET_LDAP_PAGE_SIZE,
 	SET_LDAP_TIMEOUT,
+	SET_LDAP_DOMAIN,
+	SET_LDAP_SITE,
+	SET_LDAP_DNS_SERVER,
+	SET_LDAP_FOREST,
 	SET_GRAPH_TENANT,
 	SET_GRAPH_CLIENT_ID,
 	SET_GRAPH_CLOUD,
@@ -44,6 +48,7 @@ enum setting_id {
 	SET_GRAPH_CLIENT_CERT,
 	SET_GRAPH_CLIENT_KEY,
 	SET_GRAPH_ASSERTION_ALG,
+	SET_GRAPH_KEY_PERMISSION,
 	SET_GRAPH_TIMEOUT,
 	SET_AUDIT_LOG,
 	SET_AUDIT_REQUIRE_REASON,
@@ -81,6 +86,7 @@ struct settings {
 	int require_reason;
 	char *audit_log;		/* effective audit log path */
 	char *cache_dir;		/* token cache directory, or NULL */
+	char *domain_origin;		/* where [ldap] domain came from */
 
 	/* secrets read by settings_load_secrets; owned, wiped at release */
 	char *ldap_password;

@@ -35,6 +35,9 @@ _bdekey()
 	--assertion-alg)
 		COMPREPLY=($(compgen -W "PS256 RS256" -- "$cur"))
 		return ;;
+	--key-permission)
+		COMPREPLY=($(compgen -W "Read.All ReadBasic.All" -- "$cur"))
+		return ;;
 	--rotate|--boot-change|--lost-protector|--unattended)
 		COMPREPLY=($(compgen -W "yes no unknown" -- "$cur"))
 		return ;;
