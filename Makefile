@@ -35,7 +35,7 @@ endif
 O ?= build/$(VARIANT)
 
 # pkg-config module -> Debian package that ships it
-PKGS := libcurl libcjson ldap lber libsasl2 libcrypto libbde libbfio blkid libcryptsetup krb5
+PKGS := libcurl libcjson ldap lber libsasl2 libcrypto libbde libbfio blkid libcryptsetup
 deb_libcurl := libcurl4-openssl-dev
 deb_libcjson := libcjson-dev
 deb_ldap := libldap-dev
@@ -46,13 +46,12 @@ deb_libbde := libbde-dev
 deb_libbfio := libbfio-dev
 deb_blkid := libblkid-dev
 deb_libcryptsetup := libcryptsetup-dev
-deb_krb5 := libkrb5-dev
 deb_cmocka := libcmocka-dev
 
 # Everything the build, the tests and the demo use (make deps installs it).
 DEB_BUILD := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
 	libldap-dev libsasl2-dev libssl-dev libbde-dev libbfio-dev libblkid-dev \
-	libcryptsetup-dev libkrb5-dev
+	libcryptsetup-dev
 DEB_TEST := libcmocka-dev mandoc cppcheck valgrind clang libclang-rt-14-dev python3 python3-cryptography openssl \
 	curl procps samba samba-ad-dc samba-ad-provision winbind python3-samba \
 	ldb-tools krb5-user ldap-utils libsasl2-modules time \
@@ -69,8 +68,7 @@ ifneq ($(MISSING),)
 $(error missing libraries: $(MISSING); install Debian packages: $(sort $(foreach p,$(MISSING),$(deb_$(p)))) (or run 'make deps' as root))
 endif
 LIBS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
-# libresolv (DNS SRV lookups) is glibc's: no .pc file, always there
-LIBS_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lresolv
+LIBS_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 endif
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

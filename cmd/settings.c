@@ -32,14 +32,6 @@ const struct setting_def setting_defs[SET_COUNT] = {
 	    "page-size", "entries per page", 0 },
 	[SET_LDAP_TIMEOUT] = { "ldap", "timeout", "BDEKEY_TIMEOUT", "timeout",
 	    "seconds per network step", 0 },
-	[SET_LDAP_DOMAIN] = { "ldap", "domain", "BDEKEY_AD_DOMAIN", "domain",
-	    "domain whose DCs are found in DNS", 0 },
-	[SET_LDAP_SITE] = { "ldap", "site", "BDEKEY_AD_SITE", "site",
-	    "AD site whose DCs come first", 0 },
-	[SET_LDAP_DNS_SERVER] = { "ldap", "dns_server", "BDEKEY_DNS_SERVER",
-	    "dns-server", "DNS server for discovery", 0 },
-	[SET_LDAP_FOREST] = { "ldap", "forest", "BDEKEY_AD_FOREST", "forest",
-	    "lookups through the Global Catalog", 0 },
 	[SET_GRAPH_TENANT] = { "graph", "tenant", "BDEKEY_TENANT", "tenant",
 	    "Entra tenant", 0 },
 	[SET_GRAPH_CLIENT_ID] = { "graph", "client_id", "BDEKEY_CLIENT_ID",
@@ -91,15 +83,6 @@ static const struct cmd_option ad_options[] = {
 	    SET_LDAP_STARTTLS),
 	OPT_SETTING("page-size", 0, "N", "entries per page of a search "
 	    "(default 500)", SET_LDAP_PAGE_SIZE),
-	OPT_SETTING("domain", 0, "DOMAIN", "with no URI: find DOMAIN's "
-	    "controllers in DNS (default: the Kerberos realm)",
-	    SET_LDAP_DOMAIN),
-	OPT_SETTING("site", 0, "SITE", "with no URI: the AD site whose "
-	    "controllers come first", SET_LDAP_SITE),
-	OPT_SETTING("dns-server", 0, "ADDR[:PORT]", "with no URI: ask this "
-	    "DNS server (IPv4), not resolv.conf's", SET_LDAP_DNS_SERVER),
-	OPT_SETTING("forest", 0, NULL, "search every domain of the forest "
-	    "through the Global Catalog", SET_LDAP_FOREST),
 	OPT_END
 };
 
@@ -177,7 +160,6 @@ settings_option(struct settings *s, enum setting_id id, const char *arg)
 			return -1;
 		break;
 	case SET_LDAP_STARTTLS:
-	case SET_LDAP_FOREST:
 		arg = "yes";
 		break;
 	default:
@@ -481,40 +463,6 @@ audit_path(struct settings *s)
 	return 0;
 }
 
-/*
- * Discovery (ldap/discover.c) when no URI is set: asked for by a
- * discovery setting, or by --source ad/all; the domain's origin named.
- */
-static int
-ad_discovery(struct settings *s)
-{
-	char buf[600];
-	int forest = 0;
-
-	if (s->val[SET_LDAP_FOREST] != NULL) {
-		if (parse_bool(s, SET_LDAP_FOREST, &forest) < 0)
-			return -1;
-		s->ad.forest = forest ? 1 : -1;
-	}
-	s->ad.domain = s->val[SET_LDAP_DOMAIN];
-	s->ad.site = s->val[SET_LDAP_SITE];
-	s->ad.dns_server = s->val[SET_LDAP_DNS_SERVER];
-	if (s->ad.domain != NULL) {
-		s->domain_origin = strdup(settings_origin_str(s,
-		    SET_LDAP_DOMAIN, buf, sizeof(buf)));
-		if (s->domain_origin == NULL) {
-			cmd_warn("out of memory");
-			return -1;
-		}
-		s->ad.domain_origin = s->domain_origin;
-	}
-	s->ad.discover = s->nuris == 0 && (s->ad.domain != NULL ||
-	    s->ad.site != NULL || s->ad.dns_server != NULL ||
-	    s->ad.forest > 0 || s->source == SOURCE_AD ||
-	    s->source == SOURCE_ALL);
-	return 0;
-}
-
 int
 settings_finish(struct settings *s)
 {
@@ -550,7 +498,7 @@ settings_finish(struct settings *s)
 			goto out;
 	}
 
-	if (split_uris(s) < 0 || check_uris(s) < 0 || ad_discovery(s) < 0)
+	if (split_uris(s) < 0 || check_uris(s) < 0)
 		goto out;
 	s->ad.base = s->val[SET_LDAP_BASE];
 	s->ad.mech = s->val[SET_LDAP_MECH];
@@ -602,7 +550,7 @@ out:
 int
 settings_ad_configured(const struct settings *s)
 {
-	return s->nuris > 0 || ad_default_uri_configured() || s->ad.discover;
+	return s->nuris > 0 || ad_default_uri_configured();
 }
 
 int
@@ -694,6 +642,5 @@ settings_release(struct settings *s)
 	free(s->uri_copy);
 	free(s->audit_log);
 	free(s->cache_dir);
-	free(s->domain_origin);
 	memset(s, 0, sizeof(*s));
 }

@@ -34,10 +34,6 @@ enum setting_id {
 	SET_LDAP_STARTTLS,
 	SET_LDAP_PAGE_SIZE,
 	SET_LDAP_TIMEOUT,
-	SET_LDAP_DOMAIN,
-	SET_LDAP_SITE,
-	SET_LDAP_DNS_SERVER,
-	SET_LDAP_FOREST,
 	SET_GRAPH_TENANT,
 	SET_GRAPH_CLIENT_ID,
 	SET_GRAPH_CLOUD,
@@ -86,7 +82,6 @@ struct settings {
 	int require_reason;
 	char *audit_log;		/* effective audit log path */
 	char *cache_dir;		/* token cache directory, or NULL */
-	char *domain_origin;		/* where [ldap] domain came from */
 
 	/* secrets read by settings_load_secrets; owned, wiped at release */
 	char *ldap_password;
