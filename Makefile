@@ -35,7 +35,7 @@ endif
 O ?= build/$(VARIANT)
 
 # pkg-config module -> Debian package that ships it
-PKGS := libcurl libcjson ldap lber libsasl2 libcrypto libbde libbfio blkid libcryptsetup
+PKGS := libcurl libcjson ldap lber libsasl2 libcrypto libbde libbfio blkid libcryptsetup krb5
 deb_libcurl := libcurl4-openssl-dev
 deb_libcjson := libcjson-dev
 deb_ldap := libldap-dev
@@ -46,12 +46,13 @@ deb_libbde := libbde-dev
 deb_libbfio := libbfio-dev
 deb_blkid := libblkid-dev
 deb_libcryptsetup := libcryptsetup-dev
+deb_krb5 := libkrb5-dev
 deb_cmocka := libcmocka-dev
 
 # Everything the build, the tests and the demo use (make deps installs it).
 DEB_BUILD := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
 	libldap-dev libsasl2-dev libssl-dev libbde-dev libbfio-dev libblkid-dev \
-	libcryptsetup-dev
+	libcryptsetup-dev libkrb5-dev
 DEB_TEST := libcmocka-dev mandoc cppcheck valgrind clang libclang-rt-14-dev python3 python3-cryptography openssl \
 	curl procps samba samba-ad-dc samba-ad-provision winbind python3-samba \
 	ldb-tools krb5-user ldap-utils libsasl2-modules time \
@@ -68,7 +69,8 @@ ifneq ($(MISSING),)
 $(error missing libraries: $(MISSING); install Debian packages: $(sort $(foreach p,$(MISSING),$(deb_$(p)))) (or run 'make deps' as root))
 endif
 LIBS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
-LIBS_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
+# libresolv (DNS SRV lookups) is glibc's: no .pc file, always there
+LIBS_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lresolv
 endif
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -92,7 +94,7 @@ ALL_CFLAGS := -std=c11 -pthread -D_DEFAULT_SOURCE -D_GNU_SOURCE $(WARN) $(CFLAGS
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS) -pthread
 
 LIB_SRCS := $(wildcard core/*.c checksum/*.c http/*.c identity/*.c graph/*.c \
-	ldap/*.c volume/*.c) $(filter-out cmd/main.c,$(wildcard cmd/*.c))
+	ldap/*.c keyvault/*.c volume/*.c) $(filter-out cmd/main.c,$(wildcard cmd/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
@@ -168,7 +170,7 @@ lint:
 	cppcheck -q --std=c11 --enable=warning,style,portability,performance \
 		--error-exitcode=1 --inline-suppr \
 		--suppressions-list=tools/cppcheck.supp -I. -D_GNU_SOURCE \
-		core checksum http identity graph ldap volume cmd
+		core checksum http identity graph ldap keyvault volume cmd
 
 install: $(O)/bdekey
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \

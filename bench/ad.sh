@@ -22,6 +22,14 @@
 #     once the security layer is on, sealed SASL frames (one per request).
 # Timed runs talk to the DC directly.
 #
+# The "discovery" rows (issue 13) look up the same key with no URI: the
+# domain controllers from Samba's DNS server (tests/ad/dnsdc.sh, asked with
+# --dns-server), then with --forest the Global Catalog (_gc._tcp, 3268/3269)
+# for the search and the DC for the password, beside the URI configured
+# without a base (the RootDSE read either way).  Their counted runs go
+# through site records pointing at the counting proxies (a DC and a GC
+# proxy) and a counting DNS forwarder; DNS queries are counted too.
+#
 # Settings: BENCH_RUNS (15), BENCH_AD_SIZES ("1000 10000": cumulative bulk
 # computer counts), BENCH_AD_IP, BENCH_KEEP=1 (keep the temporary directory).
 # shellcheck disable=SC2317  # functions called from traps and through fg
@@ -45,7 +53,7 @@ done
 port_busy() { timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 addr_free() {
 	local p
-	for p in 88 389 636 3268; do
+	for p in 53 88 389 636 3268; do
 		port_busy "$1" "$p" && return 1
 	done
 	return 0
@@ -70,9 +78,11 @@ cleanup() {
 		kill_tree "$CHILD"
 		wait "$CHILD" 2>/dev/null || true
 	fi
-	if [ -f "$TMP/spy.pid" ]; then
-		kill "$(cat "$TMP/spy.pid")" 2>/dev/null || true
-	fi
+	for f in "$TMP/spy.pid" "$TMP/gcspy.pid"; do
+		if [ -f "$f" ]; then
+			kill "$(cat "$f")" 2>/dev/null || true
+		fi
+	done
 	if [ -d "$DC" ]; then
 		timeout 60 "$ROOT/tests/ad/dc.sh" stop "$DC" >/dev/null 2>&1 ||
 			echo "bench/ad.sh: could not stop the DC in $DC" >&2
@@ -95,7 +105,7 @@ private_home BDEKEY_ LDAP
 
 log "DC in $DC on $IP"
 SECONDS=0
-fg env AD_IP="$IP" timeout 400 "$ROOT/tests/ad/dc.sh" start "$DC" >"$TMP/dc-start.log" 2>&1 || {
+fg env AD_IP="$IP" timeout 600 "$ROOT/tests/ad/dnsdc.sh" start "$DC" >"$TMP/dc-start.log" 2>&1 || {
 	tail -n 30 "$TMP/dc-start.log" >&2
 	exit 1
 }
@@ -169,9 +179,10 @@ def base_env():
 # ------------------------------------------------------ GSSAPI counting proxy
 
 class CountProxy:
-    """Plain TCP proxy on IP:port -> IP:389 counting client PDUs."""
+    """Plain TCP proxy on IP:port -> IP:upstream (389) counting client PDUs."""
 
-    def __init__(self):
+    def __init__(self, upstream=389):
+        self.upstream = upstream
         self.ls = socket.socket()
         self.ls.bind((IP, 0))
         self.ls.listen(16)
@@ -191,7 +202,7 @@ class CountProxy:
 
     def serve(self, c):
         try:
-            u = socket.create_connection((IP, 389), 10)
+            u = socket.create_connection((IP, self.upstream), 10)
         except OSError:
             c.close()
             with self.lock:
@@ -265,24 +276,25 @@ class CountProxy:
 
 
 class Spy:
-    """tests/ad/ldapspy.py in front of the DC's LDAPS port."""
+    """tests/ad/ldapspy.py in front of the DC's LDAPS port (or another)."""
 
-    def __init__(self):
+    def __init__(self, upstream=None, name="spy"):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         self.port = s.getsockname()[1]
         s.close()
-        self.log = os.path.join(TMP, "spy.log")
+        self.name = name
+        self.log = os.path.join(TMP, name + ".log")
         open(self.log, "w").close()
         d = os.path.join(E["AD_DIR"], "tls")
         self.p = subprocess.Popen(
             ["/usr/bin/python3", os.path.join(ROOT, "tests/ad/ldapspy.py"),
-             "--port", str(self.port), "--upstream", LDAPS,
+             "--port", str(self.port), "--upstream", upstream or LDAPS,
              "--cert", d + "/server.pem", "--key", d + "/server.key",
              "--cafile", d + "/ca.pem", "--log", self.log],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL)
-        with open(os.path.join(TMP, "spy.pid"), "w") as f:
+        with open(os.path.join(TMP, name + ".pid"), "w") as f:
             f.write(str(self.p.pid))
         r, _, _ = select.select([self.p.stdout], [], [], 10)
         if not r or b"ready" not in self.p.stdout.readline():
@@ -304,7 +316,50 @@ class Spy:
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait(5)
-        os.unlink(os.path.join(TMP, "spy.pid"))
+        os.unlink(os.path.join(TMP, self.name + ".pid"))
+
+
+class DnsProxy:
+    """UDP forwarder on 127.0.0.1 to the DC's DNS server, counting queries."""
+
+    def __init__(self):
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind(("127.0.0.1", 0))
+        self.port = self.s.getsockname()[1]
+        self.lock = threading.Lock()
+        self.n = 0
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            q, client = self.s.recvfrom(65535)
+            with self.lock:
+                self.n += 1
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.settimeout(5)
+            try:
+                u.sendto(q, (IP, 53))
+                a, _ = u.recvfrom(65535)
+                self.s.sendto(a, client)
+            except OSError:
+                pass
+            finally:
+                u.close()
+
+    def take(self):
+        with self.lock:
+            n, self.n = self.n, 0
+        return n
+
+
+def dns_add(zone, name, data):
+    """A record in the DC's DNS (tests/ad/dnsdc.sh), for the counted runs."""
+    r = subprocess.run([os.path.join(ROOT, "tests/ad/dnsdc.sh"), "dns",
+                        E["AD_DIR"], "add", IP, zone, name, "SRV", data],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=120)
+    if r.returncode != 0:
+        raise SystemExit("dns add %s %s: %s" % (zone, name, r.stdout[-500:]))
 
 
 # ------------------------------------------------------------------ clients
@@ -361,6 +416,8 @@ class Case:
         self.times, self.rss, self.count = [], 0, None
 
     def uri(self, counting):
+        if getattr(self, "disc", False):
+            return "count" if counting else "direct"
         if self.mech == "simple":
             return SPY.uri if counting else LDAPS
         return ("ldap://%s:%d" % (IP, GSSPROXY.port)) if counting \
@@ -378,6 +435,37 @@ def bde_case(group, name, mech, args, expect, base=True, pair=None,
                 rc, bad, out[-2000:], err[-2000:]), rss
         return True, "", rss
     return Case(group, name, "bdekey", mech, fn, pair)
+
+
+def disc_case(group, name, mech, args, expect, forest, pair=None):
+    """bdekey with no URI: the DC (and with forest, the GC) from DNS."""
+    def fn(uri):
+        counting = uri == "count"
+        env = base_env()
+        for k in ("BDEKEY_LDAP_URI", "BDEKEY_LDAP_BASE"):
+            env.pop(k, None)
+        env["BDEKEY_AD_DOMAIN"] = "bdekey.test"
+        env["BDEKEY_DNS_SERVER"] = ("127.0.0.1:%d" % DNSPROXY.port
+                                    if counting else IP)
+        if counting:
+            env["BDEKEY_AD_SITE"] = SITES[mech]
+        if forest:
+            env["BDEKEY_AD_FOREST"] = "yes"
+        if mech == "simple":
+            env.update(BDEKEY_LDAP_MECH="SIMPLE", BDEKEY_LDAP_BINDDN=BIND_DN,
+                       BDEKEY_LDAP_PASSWORD_FILE=PWFILE)
+        else:
+            env["BDEKEY_LDAP_MECH"] = "GSSAPI"
+        rc, out, err, rss = spawn([BDEKEY, "lookup", "--source", "ad"] + args,
+                                  env)
+        bad = [e for e in expect if e not in out]
+        if rc != 0 or bad:
+            return False, "exit %d, missing %s\nstdout: %s\nstderr: %s" % (
+                rc, bad, out[-2000:], err[-2000:]), rss
+        return True, "", rss
+    c = Case(group, name, "bdekey", mech, fn, pair)
+    c.disc = True
+    return c
 
 
 def ls_device_case(group, name, mech, computer, attrs, expect):
@@ -497,7 +585,33 @@ def build_cases():
                 cs.append(ls_case(g, "ldapsearch %s, bdekey's filter" % k8,
                                   mech, BASE, "sub", key_filter(k8), KEY_ATTRS,
                                   ["msFVE-RecoveryGuid"], nmin=nmin))
+        g = "discovery"
+        base_name = "bdekey --key-id %s --show, URI configured, no base" % BETA8
+        cs.append(bde_case(g, base_name, mech, ["--key-id", BETA8, "--show"],
+                           [BETA_KEY, BETA_PW], base=False))
+        cs.append(disc_case(g, "bdekey --key-id %s --show, DC from DNS" % BETA8,
+                            mech, ["--key-id", BETA8, "--show"],
+                            [BETA_KEY, BETA_PW], False, pair=base_name))
+        cs.append(disc_case(g, "bdekey --key-id %s --show, DC from DNS, "
+                            "--forest: GC + DC" % BETA8, mech,
+                            ["--key-id", BETA8, "--show"], [BETA_KEY, BETA_PW],
+                            True, pair=base_name))
     return cs
+
+
+def count_sites(label):
+    """Site records that send the counted discovery runs to the proxies."""
+    SITES["simple"] = "BenchTls%s" % label
+    dns_add("_msdcs.bdekey.test", "_ldap._tcp.%s._sites.dc" % SITES["simple"],
+            "localhost %d 0 100" % SPY.port)
+    dns_add("bdekey.test", "_gc._tcp.%s._sites" % SITES["simple"],
+            "localhost %d 0 100" % GCSPY.port)
+    if GSS:
+        SITES["gssapi"] = "BenchGss%s" % label
+        dns_add("_msdcs.bdekey.test", "_ldap._tcp.%s._sites.dc" %
+                SITES["gssapi"], "dc1.bdekey.test %d 0 100" % GSSPROXY.port)
+        dns_add("bdekey.test", "_gc._tcp.%s._sites" % SITES["gssapi"],
+                "dc1.bdekey.test %d 0 100" % GCPROXY.port)
 
 
 pct = benchproc.pct
@@ -516,10 +630,15 @@ def count_pass(cases):
 
 
 def run_count(c):
-    proxy = SPY if c.mech == "simple" else GSSPROXY
-    proxy.take()
+    proxies = [SPY, GCSPY] if c.mech == "simple" else [GSSPROXY, GCPROXY]
+    for p in proxies:
+        p.take()
+    DNSPROXY.take()
     ok, detail, _ = c.fn(c.uri(True))
-    recs = proxy.take()
+    recs = []
+    for p in proxies:
+        recs += p.take()
+    ndns = DNSPROXY.take()
     if not ok:
         FAILED.append("%s (%s, counted run): %s" % (c.name, c.mech, detail))
     if c.mech == "simple":
@@ -548,6 +667,8 @@ def run_count(c):
                "requests": len(ops) - ops.count("accept"),
                "ops": {o: ops.count(o) for o in sorted(set(ops))
                        if o != "accept"}}
+    if getattr(c, "disc", False):
+        c.count["dns"] = ndns
 
 
 def rss_pass(cases):
@@ -581,18 +702,26 @@ def time_pass(cases):
                 c.times.append(dt)
 
 
+SITES = {}
+
+
 def main():
-    global SPY, GSSPROXY
+    global SPY, GSSPROXY, GCSPY, GCPROXY, DNSPROXY
     label, outpath = sys.argv[1], sys.argv[2]
     SPY = Spy()
+    GCSPY = Spy("ldaps://%s:3269" % IP, "gcspy")
     GSSPROXY = CountProxy() if GSS else None
+    GCPROXY = CountProxy(3268) if GSS else None
+    DNSPROXY = DnsProxy()
     try:
+        count_sites(label)
         cases = build_cases()
         count_pass(cases)
         rss_pass(cases)
         time_pass(cases)
     finally:
         SPY.stop()
+        GCSPY.stop()
     res = []
     for c in cases:
         r = {"group": c.group, "name": c.name, "tool": c.tool, "mech": c.mech,
@@ -614,8 +743,9 @@ def fmt_count(c):
     if not c:
         return "?"
     ops = c["ops"]
-    return "%d / %d (%s)" % (c["connections"], c["requests"], ", ".join(
-        "%d %s" % (n, o) for o, n in ops.items()))
+    return "%d / %d (%s)%s" % (c["connections"], c["requests"], ", ".join(
+        "%d %s" % (n, o) for o, n in ops.items()),
+        "; %d DNS queries" % c["dns"] if "dns" in c else "")
 
 
 def report(meta, res):

@@ -4,6 +4,7 @@ set -eu
 cd "$(dirname "$0")/.."
 : "${BDEKEY:?}"
 /usr/bin/python3 bench/check.py "$BDEKEY"
-for b in bench/ad.sh bench/graph.sh bench/volume.sh; do
+for b in bench/ad.sh bench/graph.sh bench/volume.sh bench/keyvault.sh \
+    bench/report-ad.sh bench/report-graph.sh; do
 	[ -f "$b" ] && bash "$b"
 done

@@ -12,7 +12,8 @@ ad_usable(const struct settings *s, const char *cmdname)
 
 	if (!settings_ad_configured(s)) {
 		cmd_warn("%s: no LDAP server configured: set --ldap-uri, "
-		    "BDEKEY_LDAP_URI or URI in ldap.conf", cmdname);
+		    "BDEKEY_LDAP_URI or URI in ldap.conf, or --domain to find "
+		    "the domain controllers in DNS", cmdname);
 		return -1;
 	}
 	/* refuse e.g. a cleartext simple bind before asking for a password */
@@ -72,6 +73,15 @@ backend_select(struct cmd_ctx *ctx)
 	const struct backend *b;
 
 	switch (s->source) {
+	case SOURCE_KEYVAULT:
+		/* lookup's own: no directory (cmd/kvlookup.c) */
+		if (!(ctx->cmd->flags & CMD_KEYVAULT)) {
+			cmd_warn("%s: --source keyvault is for lookup; bek "
+			    "reads Key Vault", name);
+			return -1;
+		}
+		ctx->want = 0;
+		return 0;
 	case SOURCE_AD:
 		want = BACKEND_AD;
 		break;
@@ -94,6 +104,12 @@ backend_select(struct cmd_ctx *ctx)
 		cmd_warn("%s: works with %s only", name, mine == BACKEND_AD ?
 		    "Active Directory" : "Entra ID");
 		return -1;
+	}
+	/* a vault alone is enough for a command that lists Key Vault */
+	if (want == 0 && (ctx->cmd->flags & CMD_KEYVAULT) &&
+	    s->kv.vault != NULL) {
+		ctx->want = 0;
+		return 0;
 	}
 	if (want == 0) {
 		cmd_warn("%s: no directory configured: set BDEKEY_LDAP_URI for "

@@ -26,8 +26,10 @@ enum {
 	EXIT_USAGE = 2,		/* bad command line, settings or input */
 	EXIT_AUTH = 3,		/* authentication or permission failure */
 	EXIT_UNAVAILABLE = 4,	/* unreachable, timed out, protocol error */
-	EXIT_BADKEY = 5		/* a password fails its checksum or does
+	EXIT_BADKEY = 5,	/* a password fails its checksum or does
 				   not unlock its volume */
+	EXIT_DEVFAILED = 6	/* the device reports that an action (a
+				   verified rotation) failed */
 };
 /*
  * A local failure: stdout, a terminal, a file, or the audit log could not
@@ -41,7 +43,11 @@ enum cmd_opt_kind {
 	OPTK_BOOL = 1,		/* int at dest = 1 */
 	OPTK_STRING,		/* const char * at dest = the argument */
 	OPTK_CHOICE,		/* int at dest = 1 + index in choices */
-	OPTK_SETTING		/* settings value: dest is an enum setting_id */
+	OPTK_SETTING,		/* settings value: dest is an enum setting_id */
+	OPTK_OPTIONAL		/* const char * at dest = the argument, or ""
+				   when none follows ("--wait", "--wait 60",
+				   "--wait=60"; a next word that starts with a
+				   digit is the argument) */
 };
 
 /* Which struct an option's dest is an offset into. */
@@ -75,6 +81,9 @@ struct cmd_option {
 	  CMD_DEST(T, m, const char *), NULL }
 #define OPT_CHOICE(n, k, a, h, T, m, c) \
 	{ n, k, a, h, OPTK_CHOICE, OPTB_CMD, CMD_DEST(T, m, int), c }
+#define OPT_OPTIONAL(n, k, a, h, T, m) \
+	{ n, k, a, h, OPTK_OPTIONAL, OPTB_CMD, \
+	  CMD_DEST(T, m, const char *), NULL }
 #define OPT_END { NULL, 0, NULL, NULL, 0, 0, 0, NULL }
 
 /* A titled group of options, shared by commands (LDAP, Graph, ...). */
@@ -89,6 +98,7 @@ struct cmd_optgroup {
 #define CMD_BACKENDS	0x04	/* choose directories (--source), check them */
 #define CMD_SECRETS	0x08	/* read the chosen directories' secrets */
 #define CMD_AUDIT	0x10	/* reveals or acts: [audit] require_reason */
+#define CMD_KEYVAULT	0x20	/* --source keyvault: Key Vault as a source */
 
 /* Directories, for struct cmd.backends and cmd_ctx.want. */
 #define BACKEND_AD	0x1
@@ -141,6 +151,7 @@ extern const struct cmd cmd_package;
 extern const struct cmd cmd_volume;
 extern const struct cmd cmd_unlock;
 extern const struct cmd cmd_lock;
+extern const struct cmd cmd_bek;
 
 const struct cmd *cmd_find(const char *name);
 

@@ -18,7 +18,19 @@ default_text(enum setting_id id)
 {
 	switch (id) {
 	case SET_LDAP_URI:
-		return "none: AD is not searched";
+		return "none: AD is not searched (unless --domain, --site, "
+		    "--dns-server, --forest or --source ad: DNS finds the "
+		    "domain controllers)";
+	case SET_LDAP_DOMAIN:
+		return "the Kerberos ticket's realm, else krb5.conf's, else "
+		    "ldap.conf BASE";
+	case SET_LDAP_SITE:
+		return "none: every domain controller of the domain";
+	case SET_LDAP_DNS_SERVER:
+		return "resolv.conf's";
+	case SET_LDAP_FOREST:
+		return "when DNS found the servers and the forest has more "
+		    "than one domain";
 	case SET_LDAP_BASE:
 		return "the server's defaultNamingContext";
 	case SET_LDAP_MECH:
@@ -44,6 +56,14 @@ default_text(enum setting_id id)
 		return "PS256";
 	case SET_GRAPH_TIMEOUT:
 		return "30";
+	case SET_KV_VAULT:
+		return "none: Key Vault is not used (bek needs one)";
+	case SET_KV_SUBSCRIPTION:
+		return "none: bek --vm needs one (or a VM resource ID)";
+	case SET_KV_ARM:
+		return "the cloud's (https://management.azure.com)";
+	case SET_KV_VAULT_RESOURCE:
+		return "the cloud's (https://vault.azure.net)";
 	case SET_AUDIT_REQUIRE_REASON:
 		return "no";
 	default:
@@ -103,6 +123,51 @@ print_ldapconf(void)
 	}
 }
 
+/*
+ * With no URI configured and discovery on: the domain controllers DNS
+ * finds, in the order they are tried, and why each (ldap/discover.c).
+ * Returns EXIT_OK, or the status of a failed discovery (said on stderr).
+ */
+static int
+print_discovery(const struct settings *s)
+{
+	struct ad_discovery d;
+	char *err = NULL;
+	enum bde_status st;
+	size_t i, j;
+
+	if (s->nuris > 0 || ad_default_uri_configured() || !s->ad.discover)
+		return EXIT_OK;
+	st = ad_discover(&s->ad, &d, &err);
+	if (st != BDE_OK) {
+		cmd_warn("config: %s", err ? err : "discovery failed");
+		free(err);
+		return cmd_exit_status(st);
+	}
+	printf("\n# no URI configured: domain controllers from DNS\n");
+	printf("# domain %s  # %s\n", cmd_safe(d.domain), cmd_safe(d.origin));
+	if (d.note != NULL)
+		printf("# %s\n", cmd_safe(d.note));
+	printf("# SRV %s%s%s, tried in this order (RFC 2782):\n",
+	    cmd_safe(d.srv), s->ad.dns_server ? " from " : "",
+	    s->ad.dns_server ? cmd_safe(s->ad.dns_server) : "");
+	for (i = 0; i < d.n; i++) {
+		const struct ad_dc *dc = &d.dcs[i];
+
+		printf("#   %s  # priority %u, weight %u, port %u", cmd_safe(
+		    dc->uri), dc->prio, dc->weight, dc->port);
+		for (j = 0; j < dc->naddr; j++)
+			printf("%s%s", j ? ", " : ", address ",
+			    cmd_safe(dc->addr[j]));
+		printf("\n");
+	}
+	if (s->ad.forest > 0)
+		printf("# forest-wide: the Global Catalog (_gc._tcp.<forest "
+		    "root>) finds objects, each domain's DC reads passwords\n");
+	ad_discovery_free(&d);
+	return EXIT_OK;
+}
+
 static int
 run_config(struct cmd_ctx *ctx)
 {
@@ -149,7 +214,7 @@ run_config(struct cmd_ctx *ctx)
 		printf("# %s: %s\n", d->key, default_text((enum setting_id)id));
 	}
 	print_ldapconf();
-	return EXIT_OK;
+	return print_discovery(s);
 }
 
 const struct cmd cmd_config = {

@@ -5,6 +5,7 @@
  */
 #include "cmd/audit.h"
 #include "cmd/disk.h"
+#include "cmd/kvlookup.h"
 #include "cmd/volkeys.h"
 #include "core/json.h"
 #include "checksum/checksum.h"
@@ -35,7 +36,8 @@ static const struct cmd_option lookup_options[] = {
 	    struct lookup_opts, volume),
 	OPT_STRING("partition", 0, "N", "with --volume on a disk: the "
 	    "BitLocker volume in partition N", struct lookup_opts, partition),
-	OPT_SOURCE("ad, graph or all (default: every configured one)"),
+	OPT_SOURCE_KV("ad, graph, keyvault (BEK secrets, metadata) or all "
+	    "(default: every configured one)"),
 	OPT_BOOL("show", 's', "read, check and print the passwords",
 	    struct lookup_opts, show),
 	OPT_BOOL("json", 'j', "print one JSON object", struct lookup_opts,
@@ -52,12 +54,14 @@ static const struct cmd_optgroup lookup_group = {
 };
 static const struct cmd_optgroup *const lookup_groups[] = {
 	&lookup_group, &settings_ad_group, &settings_graph_group,
-	&settings_common_group, NULL
+	&settings_keyvault_group, &settings_common_group, NULL
 };
 static const char *const lookup_synopsis[] = {
-	"--device NAME [--key-id ID] [--source ad|graph|all] [--show | "
+	"--device NAME [--key-id ID] [--source ad|graph|keyvault|all] "
+	"[--vault V] [--show | "
 	"--read-out] [--json] [--reason TEXT]",
-	"--key-id ID [--source ad|graph|all] [--show | --read-out] [--json] "
+	"--key-id ID [--source ad|graph|keyvault|all] [--vault V] [--show | "
+	"--read-out] [--json] "
 	"[--reason TEXT]",
 	"--volume PATH [--partition N] [--source ad|graph|all] [--show | "
 	"--read-out] [--json] [--reason TEXT]",
@@ -180,7 +184,8 @@ json_key(cJSON *arr, const struct find *f, const struct bde_key *k, int show)
 
 static int
 print_json(const struct settings *s, const struct lookup_opts *lo,
-    const struct find *f, const struct volkeys *vk)
+    const struct find *f, const struct volkeys *vk,
+    const struct kvlookup *kvl)
 {
 	const struct bde_protector *p;
 	size_t it = 0;
@@ -204,11 +209,13 @@ print_json(const struct settings *s, const struct lookup_opts *lo,
 	    !cJSON_AddItemToObject(root, "volume", e)))
 		goto out;
 	cJSON_AddStringToObject(q, "source", s->source == SOURCE_AUTO ?
-	    "auto" : settings_sources[s->source - 1]);
+	    "auto" : settings_sources_kv[s->source - 1]);
 	cJSON_AddBoolToObject(q, "show", lo->show);
 	for (i = 0; i < f->keys.n; i++)
 		if (json_key(arr, f, &f->keys.v[i], lo->show) < 0)
 			goto out;
+	if (kvlookup_json(kvl, arr, errs) < 0)
+		goto out;
 	for (i = 0; i < f->njobs; i++) {
 		const struct find_job *j = &f->job[i];
 
@@ -344,13 +351,19 @@ print_human(const struct lookup_opts *lo, const struct find *f,
  */
 static int
 lookup_status(const struct lookup_opts *lo, const struct find *f,
-    const struct volkeys *vk)
+    const struct volkeys *vk, const struct kvlookup *kvl)
 {
 	size_t it = 0;
 	const struct bde_keylist *keys = &f->keys;
 	char why[128];
 	int denied = 0, bad = 0, err = find_error_status(f);
+	int kerr = kvlookup_status(kvl);
 	size_t i;
+
+	/* Key Vault's failure counts like a directory's (usage, auth first) */
+	if (kerr != EXIT_OK && kerr != EXIT_NOTFOUND && (err == EXIT_OK ||
+	    kerr == EXIT_USAGE || (kerr == EXIT_AUTH && err != EXIT_USAGE)))
+		err = kerr;
 
 	for (i = 0; i < keys->n; i++) {
 		if (!lo->show)
@@ -371,7 +384,7 @@ lookup_status(const struct lookup_opts *lo, const struct find *f,
 	/* a volume's key that no directory has: not all was delivered */
 	if (vk != NULL && volkeys_missing(vk, &it) != NULL)
 		return EXIT_NOTFOUND;
-	return keys->n > 0 ? EXIT_OK : EXIT_NOTFOUND;
+	return keys->n + kvl->l.n > 0 ? EXIT_OK : EXIT_NOTFOUND;
 }
 
 /*
@@ -472,11 +485,16 @@ read_out_check(const struct find *f)
 
 /* Nothing found: each directory's own words (no such computer, no keys). */
 static void
-warn_not_found(const struct lookup_opts *lo, const struct find *f)
+warn_not_found(const struct lookup_opts *lo, const struct find *f,
+    const struct kvlookup *kvl)
 {
 	size_t i;
 	int said = 0;
 
+	if (kvl->asked && kvl->err != NULL) {
+		kvlookup_warn(kvl);
+		said = 1;
+	}
 	for (i = 0; i < f->njobs; i++) {
 		if (f->job[i].st == BDE_ENOTFOUND && f->job[i].err != NULL) {
 			cmd_warn("%s: %s", f->job[i].backend->name, f->job[i].err);
@@ -531,6 +549,12 @@ lookup_check(struct cmd_ctx *ctx)
 		cmd_warn("lookup: --read-out and --json do not go together");
 		return EXIT_USAGE;
 	}
+	if (ctx->s->source == SOURCE_KEYVAULT && (lo->volume != NULL ||
+	    lo->show || lo->read_out)) {
+		cmd_warn("lookup: Key Vault is listed by --device or --key-id, "
+		    "metadata only: `bdekey bek` fetches a key file");
+		return EXIT_USAGE;
+	}
 	/* only a run that reads passwords needs a --reason */
 	ctx->audited = lo->show;
 	return EXIT_OK;
@@ -577,6 +601,7 @@ run_lookup(struct cmd_ctx *ctx)
 	struct find_query q;
 	struct find local, *f = &local;
 	struct volkeys vk, *vkp = NULL;
+	struct kvlookup kvl;
 	struct bde_volume vol;
 	const struct bde_protector *p;
 	char why[256];
@@ -584,6 +609,7 @@ run_lookup(struct cmd_ctx *ctx)
 	int status;
 
 	memset(&local, 0, sizeof(local));
+	memset(&kvl, 0, sizeof(kvl));
 	memset(&vk, 0, sizeof(vk));
 	memset(&vol, 0, sizeof(vol));
 	if (lo->volume != NULL) {
@@ -604,12 +630,17 @@ run_lookup(struct cmd_ctx *ctx)
 		q.nids = lo->key_id ? 1 : 0;
 		q.id_flags = q.device_flags;
 		q.filter = lo->device != NULL && lo->key_id != NULL;
-		if (find_keys(f, s, ctx->want, &q) < 0) {
+		if (ctx->want != 0 && find_keys(f, s, ctx->want, &q) < 0) {
 			status = EXIT_IO;
 			goto out;
 		}
+		/* Key Vault's BEK secrets beside them (nothing to read out) */
+		if (!lo->read_out && kvlookup_wanted(s))
+			kvlookup_run(&kvl, s, lo->device, q.ids);
 	}
 	find_warn_errors(f);
+	if (kvl.st != BDE_ENOTFOUND)
+		kvlookup_warn(&kvl);
 	for (i = 0; lo->show && i < f->keys.n; i++)
 		if (denied_unreported(f, &f->keys.v[i]))
 			cmd_warn("%s: key %s: %s", f->keys.v[i].source,
@@ -647,7 +678,7 @@ run_lookup(struct cmd_ctx *ctx)
 		goto out;
 	}
 	if (lo->json) {
-		if (print_json(s, lo, f, vkp) < 0) {
+		if (print_json(s, lo, f, vkp, &kvl) < 0) {
 			status = EXIT_IO;
 			goto out;
 		}
@@ -658,12 +689,15 @@ run_lookup(struct cmd_ctx *ctx)
 				fputc('\n', stdout);
 		}
 		print_human(lo, f, vkp);
-		if (f->keys.n == 0 && find_failure_status(f) == EXIT_NOTFOUND &&
+		kvlookup_print(&kvl, f->keys.n > 0);
+		if (f->keys.n + kvl.l.n == 0 && find_failure_status(f) ==
+		    EXIT_NOTFOUND && (!kvl.asked || kvl.st == BDE_ENOTFOUND) &&
 		    vkp == NULL)
-			warn_not_found(lo, f);
+			warn_not_found(lo, f, &kvl);
 	}
-	status = lookup_status(lo, f, vkp);
+	status = lookup_status(lo, f, vkp, &kvl);
 out:
+	kvlookup_release(&kvl);
 	find_release(&local);
 	volkeys_release(&vk);
 	bde_volume_release(&vol);
@@ -675,7 +709,8 @@ const struct cmd cmd_lookup = {
 	.summary = "find recovery keys by device name, key ID or volume",
 	.synopsis = lookup_synopsis,
 	.groups = lookup_groups,
-	.flags = CMD_SETTINGS | CMD_BACKENDS | CMD_SECRETS | CMD_AUDIT,
+	.flags = CMD_SETTINGS | CMD_BACKENDS | CMD_SECRETS | CMD_AUDIT |
+	    CMD_KEYVAULT,
 	.backends = BACKEND_AD | BACKEND_GRAPH,
 	.opts_size = sizeof(struct lookup_opts),
 	.check = lookup_check,

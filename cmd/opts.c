@@ -139,6 +139,7 @@ store(struct cmd_ctx *ctx, const struct cmd_option *o, const char *arg)
 		memcpy(base + o->dest, &v, sizeof(v));
 		return 0;
 	case OPTK_STRING:
+	case OPTK_OPTIONAL:
 		memcpy(base + o->dest, &arg, sizeof(arg));
 		return 0;
 	case OPTK_CHOICE:
@@ -178,12 +179,16 @@ cmd_parse_options(struct cmd_ctx *ctx, int argc, char **argv)
 	shorts[ns++] = ':';
 	for (i = 0; i < n; i++) {
 		lo[i].name = all[i]->name;
-		lo[i].has_arg = all[i]->arg ? required_argument : no_argument;
+		lo[i].has_arg = all[i]->kind == OPTK_OPTIONAL ?
+		    optional_argument : all[i]->arg ? required_argument :
+		    no_argument;
 		lo[i].flag = NULL;
 		lo[i].val = all[i]->key > 0 ? all[i]->key : LONG_KEY + (int)i;
 		if (all[i]->key > 0) {
 			shorts[ns++] = (char)all[i]->key;
 			if (all[i]->arg)
+				shorts[ns++] = ':';
+			if (all[i]->kind == OPTK_OPTIONAL)
 				shorts[ns++] = ':';
 		}
 	}
@@ -216,6 +221,13 @@ cmd_parse_options(struct cmd_ctx *ctx, int argc, char **argv)
 				break;
 		if (i == n)
 			abort();
+		/* an optional argument as its own word: a number */
+		if (all[i]->kind == OPTK_OPTIONAL && optarg == NULL) {
+			optarg = (char *)"";
+			if (optind < argc && argv[optind][0] >= '0' &&
+			    argv[optind][0] <= '9')
+				optarg = argv[optind++];
+		}
 		if (store(ctx, all[i], optarg) < 0)
 			return CMD_PARSE_USAGE;
 	}

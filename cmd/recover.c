@@ -65,6 +65,8 @@ struct recover_opts {
 	int rotate;		/* 1 yes, 2 no (yes_no), 0 ask */
 	int verified;
 	int yes;
+	const char *wait;	/* rotate --wait */
+	const char *poll;
 };
 
 #define RO struct recover_opts
@@ -90,6 +92,10 @@ static const struct cmd_option recover_options[] = {
 	    "no, unknown", RO, choice[Q_UNATTENDED], yes_no_unknown),
 	OPT_CHOICE("rotate", 0, "yes|no", "rotate the password afterwards "
 	    "(Entra ID devices)", RO, rotate, yes_no),
+	OPT_OPTIONAL("wait", 0, "[SECONDS]", "verify the rotation: wait "
+	    "(default 600 s) for the new key", RO, wait),
+	OPT_STRING("poll", 0, "SECONDS", "with --wait: ask every SECONDS "
+	    "(default 15)", RO, poll),
 	OPT_SOURCE("ad, graph or all (default: every configured one)"),
 	OPT_BOOL("yes", 'y', "confirm the caller is verified and rotate "
 	    "without asking; unanswered questions are recorded as unknown",
@@ -121,7 +127,7 @@ static const struct cmd_optgroup *const recover_groups[] = {
 };
 static const char *const recover_synopsis[] = {
 	"[--verified] [--device NAME] [--key-id ID] [--reason TEXT] "
-	"[--rotate yes|no] [--yes] [answers]",
+	"[--rotate yes|no [--wait [SECONDS]]] [--yes] [answers]",
 	NULL
 };
 
@@ -266,6 +272,7 @@ run_recover(struct cmd_ctx *ctx)
 	struct bde_keyid id, full;
 	struct find_query fq;
 	struct find f;
+	struct rotwait_opts wo;
 	struct bde_key *k = NULL;
 	char key_id[BDE_GUID_LEN + 1], *device = NULL, *err = NULL;
 	const char *q, *answer[Q_COUNT];
@@ -273,6 +280,8 @@ run_recover(struct cmd_ctx *ctx)
 	int status = EXIT_USAGE, tries, i, v;
 
 	memset(&f, 0, sizeof(f));
+	if (rotwait_options("recover", ro->wait, ro->poll, &wo) < 0)
+		return EXIT_USAGE;
 	for (i = 0; i < Q_COUNT; i++)
 		answer[i] = questions[i].choices != NULL && ro->choice[i] > 0 ?
 		    questions[i].choices[ro->choice[i] - 1] : NULL;
@@ -411,7 +420,7 @@ run_recover(struct cmd_ctx *ctx)
 	}
 	/* the Entra device ID when Graph knows the key, else the name */
 	status = rotate_device(s, k->device_id ? NULL : device, k->device_id,
-	    s->reason, -1);
+	    s->reason, -1, &wo);
 out:
 	if (rec != NULL)
 		cJSON_Delete(rec);

@@ -3,7 +3,8 @@
  * BitLocker recovery password (after the old one was read out).  Finds
  * exactly one managed device, asks for confirmation on the terminal
  * unless --yes, writes the audit record, then POSTs rotateBitLockerKeys.
- * Never rotates when the device is ambiguous or nobody confirmed.
+ * Never rotates when the device is ambiguous or nobody confirmed.  With
+ * --wait, verifies (rotwait.c): a new key ID escrowed, or why not.
  */
 #include "cmd/audit.h"
 #include "cmd/backend.h"
@@ -18,6 +19,9 @@ struct rotate_opts {
 	const char *device;
 	const char *device_id;
 	int yes;
+	const char *wait;	/* NULL: do not verify; "": the default */
+	const char *poll;
+	struct rotwait_opts wo;	/* wait and poll, parsed by check */
 };
 
 static const struct cmd_option rotate_options[] = {
@@ -27,6 +31,12 @@ static const struct cmd_option rotate_options[] = {
 	    struct rotate_opts, device_id),
 	OPT_BOOL("yes", 'y', "do not ask for confirmation",
 	    struct rotate_opts, yes),
+	OPT_OPTIONAL("wait", 0, "[SECONDS]", "verify: wait (default 600 s) "
+	    "until a new key is escrowed or Intune reports failure",
+	    struct rotate_opts, wait),
+	OPT_STRING("poll", 0, "SECONDS", "with --wait: ask every SECONDS "
+	    "when Intune gives no Retry-After (default 15)",
+	    struct rotate_opts, poll),
 	OPT_REASON("why (e.g. the ticket number), for the audit log"),
 	OPT_END
 };
@@ -38,8 +48,8 @@ static const struct cmd_optgroup *const rotate_groups[] = {
 	&rotate_group, &settings_graph_group, &settings_common_group, NULL
 };
 static const char *const rotate_synopsis[] = {
-	"--device NAME [--yes] [--reason TEXT]",
-	"--device-id GUID [--yes] [--reason TEXT]",
+	"--device NAME [--yes] [--wait [SECONDS]] [--reason TEXT]",
+	"--device-id GUID [--yes] [--wait [SECONDS]] [--reason TEXT]",
 	NULL
 };
 
@@ -64,12 +74,13 @@ confirm(int tty, const struct bde_device *m)
 static int
 audit_rotation(const struct settings *s, const char *reason,
     const struct bde_device *m, const char *identity, const char *outcome,
-    const char *error)
+    const char *error, const char *key_id)
 {
 	cJSON *rec;
 
 	rec = audit_record_new("rotate", NULL, identity, reason);
 	if (rec == NULL ||
+	    (key_id != NULL && cmd_json_add(rec, "new_key_id", key_id) < 0) ||
 	    cJSON_AddStringToObject(rec, "source", "graph") == NULL ||
 	    cmd_json_add(rec, "device", m->name) < 0 ||
 	    cmd_json_add(rec, "device_id", m->device_id) < 0 ||
@@ -83,12 +94,93 @@ audit_rotation(const struct settings *s, const char *reason,
 	return audit_append(s->audit_log, rec);
 }
 
+/* The state while waiting, on stderr's terminal. */
+static void
+progress(void *arg, const char *state, long long seconds)
+{
+	(void)arg;
+	fprintf(stderr, "\rrotate: waiting for the device: Intune says %s "
+	    "(%lld s)   ", cmd_safe(state), seconds);
+	fflush(stderr);
+}
+
+/*
+ * Wait for the rotation's outcome, say it and record it: "rotated" (0),
+ * "device-failed" (EXIT_DEVFAILED), "no-new-key" (EXIT_NOTFOUND), or the
+ * failed request's status.
+ */
+static int
+verify(const struct settings *s, const char *reason, const struct
+    bde_backend *b, const struct bde_device *m, const struct bde_keylist
+    *before, const struct rotwait_opts *wo)
+{
+	struct rotwait_opts o = *wo;
+	struct rotwait_result r;
+	char when[21], why[160], id8[9];
+	const char *outcome;
+	int status;
+
+	if (isatty(STDERR_FILENO))
+		o.progress = progress;
+	rotwait_run(b, m, before, &o, &r);
+	if (o.progress != NULL && r.polls > 1)
+		fputc('\n', stderr);
+	why[0] = '\0';
+	switch (r.outcome) {
+	case ROTWAIT_ROTATED:
+		outcome = "rotated";
+		bde_time_format(r.created, when);
+		memcpy(id8, r.key_id, 8);
+		id8[8] = '\0';
+		printf("rotated: new key %s escrowed at %s for '%s' (key ID %s; "
+		    "Intune says %s after %lld s)\n", id8, when,
+		    cmd_safe(m->name), r.key_id, r.state_text, r.seconds);
+		status = EXIT_OK;
+		break;
+	case ROTWAIT_FAILED:
+		outcome = "device-failed";
+		snprintf(why, sizeof(why), "Intune reports failed: %lld "
+		    "(0x%08llX)", r.error_code, (unsigned long long)
+		    r.error_code & 0xffffffffULL);
+		cmd_warn("rotate: '%s': %s; the old password stays valid",
+		    m->name, why);
+		status = EXIT_DEVFAILED;
+		break;
+	case ROTWAIT_TIMEOUT:
+		outcome = "no-new-key";
+		snprintf(why, sizeof(why), "no new key after %lld min %lld s "
+		    "(device offline?); Intune says %s", r.seconds / 60,
+		    r.seconds % 60, r.state_text);
+		cmd_warn("rotate: '%s': %s", m->name, why);
+		status = EXIT_NOTFOUND;
+		break;
+	default:
+		outcome = "unverified";
+		snprintf(why, sizeof(why), "%s", r.err != NULL ? r.err :
+		    "failed");
+		cmd_warn("rotate: the rotation was requested, but whether it "
+		    "happened is not known: %s", why);
+		status = cmd_exit_status(r.st);
+		break;
+	}
+	if (audit_rotation(s, reason, m, b->ops->identity(b->self), outcome,
+	    why[0] ? why : NULL, r.outcome == ROTWAIT_ROTATED ? r.key_id :
+	    NULL) < 0 && status == EXIT_OK) {
+		cmd_warn("rotate: the new key was escrowed, but this could not "
+		    "be recorded");
+		status = EXIT_IO;
+	}
+	rotwait_release(&r);
+	return status;
+}
+
 int
 rotate_device(struct settings *s, const char *device, const char *device_id,
-    const char *reason, int tty)
+    const char *reason, int tty, const struct rotwait_opts *wo)
 {
 	struct bde_backend b;
 	struct bde_device m;
+	struct bde_keylist before = { 0 };
 	enum bde_status st;
 	const char *outcome;
 	char *err = NULL;
@@ -121,8 +213,16 @@ rotate_device(struct settings *s, const char *device, const char *device_id,
 		status = EXIT_NOTFOUND;
 		goto out;
 	}
+	/* a verified rotation needs the keys it is compared with */
+	if (wo->wait > 0 && (st = rotwait_before(&b, &m, &before, &err)) !=
+	    BDE_OK) {
+		cmd_warn("rotate: cannot note the device's keys before "
+		    "rotating: %s", err != NULL ? err : "failed");
+		status = cmd_exit_status(st);
+		goto out;
+	}
 	if (audit_rotation(s, reason, &m, b.ops->identity(b.self), NULL,
-	    NULL) < 0) {
+	    NULL, NULL) < 0) {
 		status = EXIT_IO;
 		goto out;
 	}
@@ -131,7 +231,7 @@ rotate_device(struct settings *s, const char *device, const char *device_id,
 	outcome = st == BDE_OK ? "requested" : st == BDE_EUNREACH ? "unknown" :
 	    "failed";
 	if (audit_rotation(s, reason, &m, b.ops->identity(b.self), outcome,
-	    st == BDE_OK ? NULL : err) < 0 && st == BDE_OK) {
+	    st == BDE_OK ? NULL : err, NULL) < 0 && st == BDE_OK) {
 		cmd_warn("rotate: the rotation was requested, but its outcome "
 		    "could not be recorded");
 		status = EXIT_IO;
@@ -142,12 +242,17 @@ rotate_device(struct settings *s, const char *device, const char *device_id,
 		status = cmd_exit_status(st);
 		goto out;
 	}
+	if (wo->wait > 0) {
+		status = verify(s, reason, &b, &m, &before, wo);
+		goto out;
+	}
 	printf("rotation requested for '%s' (Entra device %s, Intune device "
 	    "%s): the device escrows a new recovery password when it next "
 	    "checks in\n", cmd_safe(m.name), cmd_safe(m.device_id),
 	    cmd_safe(m.id));
 	status = EXIT_OK;
 out:
+	bde_keylist_free(&before);
 	if (b.ops != NULL)
 		b.ops->close(b.self);
 	bde_device_release(&m);
@@ -158,7 +263,7 @@ out:
 static int
 rotate_check(struct cmd_ctx *ctx)
 {
-	const struct rotate_opts *ro = ctx->opts;
+	struct rotate_opts *ro = ctx->opts;
 
 	if ((ro->device == NULL) == (ro->device_id == NULL)) {
 		cmd_warn("rotate: give exactly one of --device and --device-id");
@@ -170,6 +275,8 @@ rotate_check(struct cmd_ctx *ctx)
 		cmd_warn("rotate: the device is empty");
 		return EXIT_USAGE;
 	}
+	if (rotwait_options("rotate", ro->wait, ro->poll, &ro->wo) < 0)
+		return EXIT_USAGE;
 	return EXIT_OK;
 }
 
@@ -189,7 +296,7 @@ run_rotate(struct cmd_ctx *ctx)
 		}
 	}
 	status = rotate_device(ctx->s, ro->device, ro->device_id,
-	    ctx->s->reason, tty);
+	    ctx->s->reason, tty, &ro->wo);
 	tty_close(tty);
 	return status;
 }

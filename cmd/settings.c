@@ -32,6 +32,14 @@ const struct setting_def setting_defs[SET_COUNT] = {
 	    "page-size", "entries per page", 0 },
 	[SET_LDAP_TIMEOUT] = { "ldap", "timeout", "BDEKEY_TIMEOUT", "timeout",
 	    "seconds per network step", 0 },
+	[SET_LDAP_DOMAIN] = { "ldap", "domain", "BDEKEY_AD_DOMAIN", "domain",
+	    "domain whose DCs are found in DNS", 0 },
+	[SET_LDAP_SITE] = { "ldap", "site", "BDEKEY_AD_SITE", "site",
+	    "AD site whose DCs come first", 0 },
+	[SET_LDAP_DNS_SERVER] = { "ldap", "dns_server", "BDEKEY_DNS_SERVER",
+	    "dns-server", "DNS server for discovery", 0 },
+	[SET_LDAP_FOREST] = { "ldap", "forest", "BDEKEY_AD_FOREST", "forest",
+	    "lookups through the Global Catalog", 0 },
 	[SET_GRAPH_TENANT] = { "graph", "tenant", "BDEKEY_TENANT", "tenant",
 	    "Entra tenant", 0 },
 	[SET_GRAPH_CLIENT_ID] = { "graph", "client_id", "BDEKEY_CLIENT_ID",
@@ -59,6 +67,14 @@ const struct setting_def setting_defs[SET_COUNT] = {
 	    "permission asked for to read keys", 0 },
 	[SET_GRAPH_TIMEOUT] = { "graph", "timeout", "BDEKEY_TIMEOUT", "timeout",
 	    "seconds per request", 0 },
+	[SET_KV_VAULT] = { "keyvault", "vault", "BDEKEY_VAULT", "vault",
+	    "Key Vault name or URL", 0 },
+	[SET_KV_SUBSCRIPTION] = { "keyvault", "subscription",
+	    "BDEKEY_SUBSCRIPTION", "subscription", "Azure subscription ID", 0 },
+	[SET_KV_ARM] = { "keyvault", "arm", "BDEKEY_ARM", "arm",
+	    "Azure Resource Manager URL", 0 },
+	[SET_KV_VAULT_RESOURCE] = { "keyvault", "vault_resource",
+	    "BDEKEY_VAULT_RESOURCE", NULL, "token resource of Key Vault", 0 },
 	[SET_AUDIT_LOG] = { "audit", "log", "BDEKEY_AUDIT_LOG", NULL,
 	    "audit log", 0 },
 	[SET_AUDIT_REQUIRE_REASON] = { "audit", "require_reason",
@@ -66,6 +82,8 @@ const struct setting_def setting_defs[SET_COUNT] = {
 };
 
 const char *const settings_sources[] = { "ad", "graph", "all", NULL };
+const char *const settings_sources_kv[] = { "ad", "graph", "all", "keyvault",
+	NULL };
 
 static const struct cmd_option ad_options[] = {
 	OPT_SETTING("ldap-uri", 0, "URI",
@@ -83,6 +101,15 @@ static const struct cmd_option ad_options[] = {
 	    SET_LDAP_STARTTLS),
 	OPT_SETTING("page-size", 0, "N", "entries per page of a search "
 	    "(default 500)", SET_LDAP_PAGE_SIZE),
+	OPT_SETTING("domain", 0, "DOMAIN", "with no URI: find DOMAIN's "
+	    "controllers in DNS (default: the Kerberos realm)",
+	    SET_LDAP_DOMAIN),
+	OPT_SETTING("site", 0, "SITE", "with no URI: the AD site whose "
+	    "controllers come first", SET_LDAP_SITE),
+	OPT_SETTING("dns-server", 0, "ADDR[:PORT]", "with no URI: ask this "
+	    "DNS server (IPv4), not resolv.conf's", SET_LDAP_DNS_SERVER),
+	OPT_SETTING("forest", 0, NULL, "search every domain of the forest "
+	    "through the Global Catalog", SET_LDAP_FOREST),
 	OPT_END
 };
 
@@ -113,6 +140,42 @@ static const struct cmd_option graph_options[] = {
 	OPT_SETTING("key-permission", 0, "PERM", "Read.All (default) or "
 	    "ReadBasic.All: the BitlockerKey permission lookups ask for",
 	    SET_GRAPH_KEY_PERMISSION),
+	OPT_END
+};
+
+static const struct cmd_option keyvault_options[] = {
+	OPT_SETTING("vault", 0, "NAME|URL", "the Key Vault: a name (NAME."
+	    "vault.azure.net in the cloud) or a URL", SET_KV_VAULT),
+	OPT_SETTING("subscription", 0, "ID", "Azure subscription of the VM "
+	    "(--vm)", SET_KV_SUBSCRIPTION),
+	OPT_SETTING("arm", 0, "URL", "Azure Resource Manager base URL "
+	    "(default: the cloud's)", SET_KV_ARM),
+	OPT_END
+};
+
+/* Graph's sign-in options, without what only Graph uses. */
+static const struct cmd_option signin_options[] = {
+	OPT_SETTING("tenant", 0, "TENANT", "Entra tenant name or ID",
+	    SET_GRAPH_TENANT),
+	OPT_SETTING("client-id", 0, "ID", "application (client) ID",
+	    SET_GRAPH_CLIENT_ID),
+	OPT_SETTING("cloud", 0, "CLOUD", "global, usgov, dod or china",
+	    SET_GRAPH_CLOUD),
+	OPT_SETTING("authority", 0, "URL", "identity platform base URL",
+	    SET_GRAPH_AUTHORITY),
+	OPT_SETTING("ca-bundle", 0, "FILE", "extra CA certificates (PEM)",
+	    SET_GRAPH_CA_BUNDLE),
+	OPT_SETTING("client-secret-file", 0, "FILE",
+	    "sign in as the app with the secret in FILE",
+	    SET_GRAPH_CLIENT_SECRET_FILE),
+	OPT_SETTING("client-cert", 0, "FILE",
+	    "sign in as the app with this certificate (PEM)",
+	    SET_GRAPH_CLIENT_CERT),
+	OPT_SETTING("client-key", 0, "FILE",
+	    "private key of --client-cert (PEM)", SET_GRAPH_CLIENT_KEY),
+	OPT_SETTING("assertion-alg", 0, "ALG",
+	    "client assertion algorithm: PS256 (default) or RS256",
+	    SET_GRAPH_ASSERTION_ALG),
 	OPT_END
 };
 
@@ -160,6 +223,7 @@ settings_option(struct settings *s, enum setting_id id, const char *arg)
 			return -1;
 		break;
 	case SET_LDAP_STARTTLS:
+	case SET_LDAP_FOREST:
 		arg = "yes";
 		break;
 	default:
@@ -177,6 +241,12 @@ const struct cmd_optgroup settings_graph_group = {
 };
 const struct cmd_optgroup settings_common_group = {
 	"settings", common_options
+};
+const struct cmd_optgroup settings_keyvault_group = {
+	"Azure Key Vault", keyvault_options
+};
+const struct cmd_optgroup settings_signin_group = {
+	"Entra ID sign-in", signin_options
 };
 
 void
@@ -268,7 +338,8 @@ config_entry(void *arg, const char *section, const char *key,
 			break;
 	if (key == NULL)
 		return id < SET_COUNT ? 0 : entry_error(errstr,
-		    "unknown section '[%s]' (known: ldap, graph, audit)",
+		    "unknown section '[%s]' (known: ldap, graph, keyvault, "
+		    "audit)",
 		    section);
 	if (section[0] == '\0')
 		return entry_error(errstr, "'%s' is outside any section", key);
@@ -463,6 +534,40 @@ audit_path(struct settings *s)
 	return 0;
 }
 
+/*
+ * Discovery (ldap/discover.c) when no URI is set: asked for by a
+ * discovery setting, or by --source ad/all; the domain's origin named.
+ */
+static int
+ad_discovery(struct settings *s)
+{
+	char buf[600];
+	int forest = 0;
+
+	if (s->val[SET_LDAP_FOREST] != NULL) {
+		if (parse_bool(s, SET_LDAP_FOREST, &forest) < 0)
+			return -1;
+		s->ad.forest = forest ? 1 : -1;
+	}
+	s->ad.domain = s->val[SET_LDAP_DOMAIN];
+	s->ad.site = s->val[SET_LDAP_SITE];
+	s->ad.dns_server = s->val[SET_LDAP_DNS_SERVER];
+	if (s->ad.domain != NULL) {
+		s->domain_origin = strdup(settings_origin_str(s,
+		    SET_LDAP_DOMAIN, buf, sizeof(buf)));
+		if (s->domain_origin == NULL) {
+			cmd_warn("out of memory");
+			return -1;
+		}
+		s->ad.domain_origin = s->domain_origin;
+	}
+	s->ad.discover = s->nuris == 0 && (s->ad.domain != NULL ||
+	    s->ad.site != NULL || s->ad.dns_server != NULL ||
+	    s->ad.forest > 0 || s->source == SOURCE_AD ||
+	    s->source == SOURCE_ALL);
+	return 0;
+}
+
 int
 settings_finish(struct settings *s)
 {
@@ -498,7 +603,7 @@ settings_finish(struct settings *s)
 			goto out;
 	}
 
-	if (split_uris(s) < 0 || check_uris(s) < 0)
+	if (split_uris(s) < 0 || check_uris(s) < 0 || ad_discovery(s) < 0)
 		goto out;
 	s->ad.base = s->val[SET_LDAP_BASE];
 	s->ad.mech = s->val[SET_LDAP_MECH];
@@ -539,6 +644,11 @@ settings_finish(struct settings *s)
 	if (xdg_path("XDG_CACHE_HOME", ".cache", "bdekey", &s->cache_dir) < 0)
 		goto out;
 	s->graph.cache_dir = s->cache_dir;
+	/* Key Vault signs in as Graph does (tenant, client, secret ...) */
+	s->kv.vault = s->val[SET_KV_VAULT];
+	s->kv.subscription = s->val[SET_KV_SUBSCRIPTION];
+	s->kv.arm = s->val[SET_KV_ARM];
+	s->kv.vault_resource = s->val[SET_KV_VAULT_RESOURCE];
 	if (audit_path(s) < 0)
 		goto out;
 	rc = 0;
@@ -547,10 +657,34 @@ out:
 	return rc;
 }
 
+struct kv_settings
+settings_keyvault(const struct settings *s)
+{
+	struct kv_settings k = s->kv;
+
+	k.tenant = s->graph.tenant;
+	/* the same public client as Graph unless one is set */
+	k.client_id = s->graph.client_id != NULL ? s->graph.client_id :
+	    GRAPH_DEFAULT_CLIENT_ID;
+	k.cloud = s->graph.cloud;
+	k.authority = s->graph.authority;
+	k.ca_bundle = s->graph.ca_bundle;
+	k.client_secret = s->graph.client_secret;
+	k.client_cert = s->graph.client_cert;
+	k.client_key = s->graph.client_key;
+	k.assertion_rs256 = s->graph.assertion_rs256;
+	k.cache_dir = s->graph.cache_dir;
+	k.timeout = s->graph.timeout;
+	k.deadline = s->graph.deadline;
+	k.sign_in = cmd_show_signin;
+	k.sign_in_arg = NULL;
+	return k;
+}
+
 int
 settings_ad_configured(const struct settings *s)
 {
-	return s->nuris > 0 || ad_default_uri_configured();
+	return s->nuris > 0 || ad_default_uri_configured() || s->ad.discover;
 }
 
 int
@@ -642,5 +776,6 @@ settings_release(struct settings *s)
 	free(s->uri_copy);
 	free(s->audit_log);
 	free(s->cache_dir);
+	free(s->domain_origin);
 	memset(s, 0, sizeof(*s));
 }

@@ -12,6 +12,7 @@
 
 #include "cmd/cmd.h"
 #include "graph/graph.h"
+#include "keyvault/keyvault.h"
 #include "ldap/ad.h"
 
 #define SETTINGS_MAX_URIS 8
@@ -34,6 +35,10 @@ enum setting_id {
 	SET_LDAP_STARTTLS,
 	SET_LDAP_PAGE_SIZE,
 	SET_LDAP_TIMEOUT,
+	SET_LDAP_DOMAIN,
+	SET_LDAP_SITE,
+	SET_LDAP_DNS_SERVER,
+	SET_LDAP_FOREST,
 	SET_GRAPH_TENANT,
 	SET_GRAPH_CLIENT_ID,
 	SET_GRAPH_CLOUD,
@@ -46,6 +51,10 @@ enum setting_id {
 	SET_GRAPH_ASSERTION_ALG,
 	SET_GRAPH_KEY_PERMISSION,
 	SET_GRAPH_TIMEOUT,
+	SET_KV_VAULT,
+	SET_KV_SUBSCRIPTION,
+	SET_KV_ARM,
+	SET_KV_VAULT_RESOURCE,
 	SET_AUDIT_LOG,
 	SET_AUDIT_REQUIRE_REASON,
 	SET_COUNT
@@ -76,12 +85,15 @@ struct settings {
 	/* typed, after settings_finish */
 	struct ad_settings ad;
 	struct graph_settings graph;
+	struct kv_settings kv;		/* sign-in settings are Graph's; the
+					   client secret is set when read */
 	const char *uris[SETTINGS_MAX_URIS + 1];
 	int nuris;
 	char *uri_copy;
 	int require_reason;
 	char *audit_log;		/* effective audit log path */
 	char *cache_dir;		/* token cache directory, or NULL */
+	char *domain_origin;		/* where [ldap] domain came from */
 
 	/* secrets read by settings_load_secrets; owned, wiped at release */
 	char *ldap_password;
@@ -99,6 +111,9 @@ extern const char *const settings_sources[];
 #define SOURCE_AD 1
 #define SOURCE_GRAPH 2
 #define SOURCE_ALL 3
+/* lookup's choices add "keyvault" (settings_sources_kv) */
+extern const char *const settings_sources_kv[];
+#define SOURCE_KEYVAULT 4
 
 /* Option table entries whose value goes into struct settings. */
 #define OPT_SETTING(n, k, a, h, id) \
@@ -109,6 +124,9 @@ extern const char *const settings_sources[];
 #define OPT_SOURCE(h) \
 	{ "source", 0, "SOURCE", h, OPTK_CHOICE, OPTB_SETTINGS, \
 	  CMD_DEST(struct settings, source, int), settings_sources }
+#define OPT_SOURCE_KV(h) \
+	{ "source", 0, "SOURCE", h, OPTK_CHOICE, OPTB_SETTINGS, \
+	  CMD_DEST(struct settings, source, int), settings_sources_kv }
 #define OPT_REASON(h) OPT_S_STRING("reason", 'r', "TEXT", h, reason)
 
 /*
@@ -122,6 +140,10 @@ int settings_option(struct settings *s, enum setting_id id, const char *arg);
 extern const struct cmd_optgroup settings_ad_group;
 extern const struct cmd_optgroup settings_graph_group;
 extern const struct cmd_optgroup settings_common_group;
+/* Key Vault: --vault, --subscription, --arm */
+extern const struct cmd_optgroup settings_keyvault_group;
+/* the Entra ID sign-in options of Graph, for commands without Graph */
+extern const struct cmd_optgroup settings_signin_group;
 
 /* Zero s. */
 void settings_init(struct settings *s);
@@ -137,6 +159,12 @@ int settings_finish(struct settings *s);
 /* Whether AD / Graph has enough settings to be tried. */
 int settings_ad_configured(const struct settings *s);
 int settings_graph_configured(const struct settings *s);
+
+/*
+ * The Key Vault settings with the client secret read so far (after
+ * settings_load_secrets): a copy whose pointers borrow from s.
+ */
+struct kv_settings settings_keyvault(const struct settings *s);
 
 /* 0 when Graph is configured, else -1 after saying how to configure it. */
 int settings_need_graph(const struct settings *s, const char *cmdname);

@@ -13,6 +13,7 @@ const struct cmd *const cmd_table[] = {
 	&cmd_volume,
 	&cmd_unlock,
 	&cmd_lock,
+	&cmd_bek,
 	&cmd_rotate,
 	&cmd_login,
 	&cmd_logout,

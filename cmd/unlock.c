@@ -6,6 +6,7 @@
  * A key is recorded in the audit log before it is used.
  */
 #include "cmd/audit.h"
+#include "cmd/bek.h"
 #include "cmd/disk.h"
 #include "cmd/tty.h"
 #include "cmd/volkeys.h"
@@ -42,6 +43,9 @@ static const struct cmd_option unlock_options[] = {
 	    UO, key_file),
 	OPT_BOOL("password-stdin", 0, "read a recovery password from standard "
 	    "input", UO, password_stdin),
+	OPT_SETTING("vault", 0, "NAME|URL", "use the BEK that Azure Disk "
+	    "Encryption keeps in this Key Vault (by the volume's startup-key "
+	    "protector ID; in memory only)", SET_KV_VAULT),
 	OPT_BOOL("test", 't', "prove the key opens the volume; activate "
 	    "nothing", UO, test),
 	OPT_SOURCE("ad, graph or all (default: every configured one)"),
@@ -58,7 +62,8 @@ static const struct cmd_optgroup *const unlock_groups[] = {
 };
 static const char *const unlock_synopsis[] = {
 	"PATH [--partition N] [--name NAME] [--read-write] [--key-id ID | "
-	"--key-file FILE.BEK | --password-stdin] [--test] [--reason TEXT]",
+	"--key-file FILE.BEK | --vault V | --password-stdin] [--test] "
+	"[--reason TEXT]",
 	NULL
 };
 
@@ -69,6 +74,7 @@ struct ukey {
 	char *typed;		/* --password-stdin: owned, wiped */
 	uint8_t *bek;		/* --key-file: owned, wiped */
 	size_t beklen;
+	struct vault_bek vb;	/* --vault: owned, wiped */
 	int recorded;		/* already in the audit log */
 	int proved;		/* already proved to open the volume */
 };
@@ -78,6 +84,7 @@ ukey_release(struct ukey *u)
 {
 	bde_secret_free(u->typed);
 	bde_bek_free(u->bek, u->beklen);
+	bek_vault_release(&u->vb);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -168,6 +175,28 @@ read_bek(const char *path, struct ukey *u)
 	u->rec.source = "key-file";
 	if (bde_bek_protector_id(u->bek, u->beklen, u->rec.key_id) < 0)
 		snprintf(u->rec.key_id, sizeof(u->rec.key_id), "?");
+	return EXIT_OK;
+}
+
+/*
+ * --vault: the BEK Azure Disk Encryption keeps in Key Vault, the secret
+ * named by v's startup-key protector ID; fetched into memory (never a
+ * file), recorded by the caller before it is used.
+ */
+static int
+from_vault(struct cmd_ctx *ctx, const struct bde_volume *v, struct ukey *u)
+{
+	int status = bek_vault_for_volume(ctx->s, "unlock", v, &u->vb);
+
+	if (status != EXIT_OK)
+		return status;
+	u->k.kind = BDE_KEY_STARTUP_KEY;
+	u->k.data = u->vb.bek;
+	u->k.len = u->vb.len;
+	u->rec.source = "keyvault";
+	u->rec.device = u->vb.rec.machine;	/* borrowed from vb */
+	snprintf(u->rec.key_id, sizeof(u->rec.key_id), "%s",
+	    u->vb.rec.key_id);
 	return EXIT_OK;
 }
 
@@ -314,12 +343,14 @@ run_unlock(struct cmd_ctx *ctx)
 		status = read_bek(uo->key_file, &u);
 	else if (uo->password_stdin)
 		status = read_typed(&u);
+	else if (ctx->s->origin[SET_KV_VAULT] == ORIGIN_OPTION)
+		status = from_vault(ctx, &v, &u);
 	else
 		status = from_directories(ctx, uo, &v, &vk, &u);
 	if (status != EXIT_OK)
 		goto out;
 	/* a directory's key was recorded and proved by from_directories */
-	if (!u.recorded && audit_unlock(ctx, &v, &u.rec, NULL) < 0) {
+	if (!u.recorded && audit_unlock(ctx, &v, &u.rec, u.vb.identity) < 0) {
 		status = EXIT_IO;
 		goto out;
 	}
@@ -363,6 +394,7 @@ unlock_check(struct cmd_ctx *ctx)
 {
 	struct unlock_opts *uo = ctx->opts;
 	char *err = NULL;
+	int vault = ctx->s->origin[SET_KV_VAULT] == ORIGIN_OPTION;
 	int keys = (uo->key_id != NULL) + (uo->key_file != NULL) +
 	    uo->password_stdin;
 
@@ -377,6 +409,11 @@ unlock_check(struct cmd_ctx *ctx)
 	if (keys > 1) {
 		cmd_warn("unlock: give at most one of --key-id, --key-file and "
 		    "--password-stdin");
+		return EXIT_USAGE;
+	}
+	if (vault && keys > 0) {
+		cmd_warn("unlock: --vault is a key source of its own: no "
+		    "--key-id, --key-file or --password-stdin with it");
 		return EXIT_USAGE;
 	}
 	if (uo->key_id != NULL &&
@@ -398,8 +435,8 @@ unlock_check(struct cmd_ctx *ctx)
 		free(err);
 		return EXIT_IO;
 	}
-	/* a key in hand needs no directory */
-	if (uo->key_file != NULL || uo->password_stdin)
+	/* a key in hand, or Key Vault's, needs no directory */
+	if (uo->key_file != NULL || uo->password_stdin || vault)
 		ctx->flags &= ~(unsigned)(CMD_BACKENDS | CMD_SECRETS);
 	return EXIT_OK;
 }

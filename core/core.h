@@ -200,6 +200,50 @@ struct bde_package {
 /* Wipe and free what p holds, and zero it. */
 void bde_package_release(struct bde_package *p);
 
+/* A rotation as the directory reports it (rotate_state). */
+enum bde_rot_state {
+	BDE_ROT_NONE = 0,	/* no rotation recorded for the device */
+	BDE_ROT_PENDING,	/* asked, not done yet (pending, active) */
+	BDE_ROT_DONE,
+	BDE_ROT_FAILED,		/* error_code says why */
+	BDE_ROT_OTHER		/* canceled, notSupported, or unknown */
+};
+
+struct bde_rotation {
+	enum bde_rot_state state;
+	char state_text[24];	/* the state as sent (safe characters) */
+	long long error_code;	/* FAILED: the device's error code, or 0 */
+	time_t started;		/* when the action started, 0 unknown */
+	time_t updated;		/* its last update, 0 unknown */
+	long retry_after;	/* seconds the server asked to wait, or -1 */
+};
+
+/*
+ * One device's escrow as one directory sees it: metadata only, never a
+ * password.  Strings are borrowed for the duration of the callback.
+ */
+struct bde_escrow {
+	const char *name;	/* AD cn / Entra displayName */
+	const char *dn;		/* AD: the computer's DN, else NULL */
+	const char *device_id;	/* Entra: deviceId (canonical GUID) */
+	const char *sid;	/* AD objectSid / Entra onPremises-
+				   SecurityIdentifier ("S-1-5-..."), or NULL */
+	const char *os;		/* operatingSystem, or NULL */
+	const char *trust;	/* Entra trustType ("ServerAd" = hybrid) */
+	time_t last_seen;	/* AD lastLogonTimestamp / Entra approximate-
+				   LastSignInDateTime; 0 unknown */
+	unsigned nkeys;		/* recovery keys on file */
+	time_t newest;		/* the newest key's creation; 0 when none */
+	const char *volumes;	/* what the keys cover, comma-separated: AD
+				   volume GUIDs, Graph volume types; or NULL */
+};
+
+/*
+ * Called once per device as its row completes; see
+ * bde_backend_ops.escrow.
+ */
+typedef int (*bde_escrow_fn)(void *arg, const struct bde_escrow *e);
+
 /*
  * What a backend can do.  Lookups append to out (owned by the caller) and
  * return BDE_OK when they found at least one key, BDE_ENOTFOUND when
@@ -236,6 +280,23 @@ struct bde_backend_ops {
 	    const char *device_id, struct bde_device *out, char **errstr);
 	/* Optional: ask the device found by find_device to rotate its keys. */
 	enum bde_status (*rotate)(void *self, const struct bde_device *d,
+	    char **errstr);
+	/*
+	 * Optional: the newest rotation of the device found by find_device,
+	 * as the directory reports it, into *out.  BDE_ENOTFOUND when the
+	 * device is gone.
+	 */
+	enum bde_status (*rotate_state)(void *self, const struct bde_device *d,
+	    struct bde_rotation *out, char **errstr);
+	/*
+	 * Optional: every device of the directory with its escrow metadata
+	 * (no password is requested), fn called per device as it completes,
+	 * in constant memory apart from a compact per-device join table of
+	 * tens of bytes.  A non-zero return of fn stops the walk: BDE_EIO
+	 * with *errstr "stopped".  Errors part-way: the rows already given
+	 * stand, the status says why the rest is missing.
+	 */
+	enum bde_status (*escrow)(void *self, bde_escrow_fn fn, void *arg,
 	    char **errstr);
 };
 

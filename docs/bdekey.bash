@@ -24,7 +24,7 @@ _bdekey()
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return ;;
 	--source)
-		COMPREPLY=($(compgen -W "ad graph all" -- "$cur"))
+		COMPREPLY=($(compgen -W "ad graph all keyvault" -- "$cur"))
 		return ;;
 	--cloud)
 		COMPREPLY=($(compgen -W "global usgov dod china" -- "$cur"))
@@ -52,7 +52,8 @@ _bdekey()
 		# a .BEK startup-key file, or a directory on the way to one
 		COMPREPLY=($(compgen -d -- "$cur") $(compgen -f -X '!*.[Bb][Ee][Kk]' -- "$cur"))
 		return ;;
-	--name|-n|--key-id|-k|--reason|-r|--device|-d)
+	--name|-n|--key-id|-k|--reason|-r|--device|-d|--vault|--vm|\
+	--resource-group|-g|--secret|--subscription|--arm)
 		return ;;
 	esac
 	if [[ $cur == -* ]]; then

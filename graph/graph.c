@@ -268,6 +268,7 @@ static const struct bde_backend_ops graph_ops = {
 	.close = graph_close,
 	.find_device = graph_find_managed,
 	.rotate = graph_rotate,
+	.rotate_state = graph_rotate_state,
 };
 
 enum bde_status

@@ -299,6 +299,17 @@ int graph_guid_ok(const char *s);
 /* Intune (managed.c): the backend's find_device and rotate operations. */
 enum bde_status graph_find_managed(void *self, const char *name,
     const char *device_id, struct bde_device *out, char **errstr);
+/* Rotation state (rotation.c): the bde_backend_ops.rotate_state op. */
+enum bde_status graph_rotate_state(void *self, const struct bde_device *d,
+    struct bde_rotation *out, char **errstr);
+
+/*
+ * The newest rotateBitLockerKeys entry of a managed device document's
+ * deviceActionResults into *out (state BDE_ROT_NONE when there is none).
+ * Returns 0, or -1 when doc is not such a document.  No I/O.
+ */
+int graph_rotation_parse(const cJSON *doc, struct bde_rotation *out);
+
 enum bde_status graph_rotate(void *self, const struct bde_device *d,
     char **errstr);
 

@@ -19,7 +19,6 @@
 
 #include "core/clock.h"
 
-#define AD_DEFAULT_TIMEOUT 10
 #define AD_DEFAULT_PAGE_SIZE 500
 /* AD refuses pages above MaxPageSize (1000 by default) */
 #define AD_MAX_PAGE_SIZE 1000
@@ -57,12 +56,7 @@ ad_free(struct ad *ad)
 {
 	if (ad == NULL)
 		return;
-	ad_unbind(ad);
-	free(ad->uri);
-	free(ad->base);
-	free(ad->identity);
-	free(ad->problems);
-	free(ad);
+	ad_conn_free(ad);
 }
 
 /* ------------------------------------------------------------------ */
@@ -190,18 +184,30 @@ static enum bde_status
 ad_read_passwords(struct ad *ad, struct bde_keylist *keys, char **errstr)
 {
 	struct bde_key *k;
+	struct ad *conn;
 	size_t i, n = 0, denied = 0, len;
 	char *pw;
-	enum bde_status st = BDE_OK;
+	enum bde_status st = BDE_OK, mv;
+	long long limit;
 
 	/* every password in one operation's time */
-	ad->limit_ms = bde_now_ms() +
-	    (long long)AD_SEARCH_TIMEOUTS * ad->timeout * 1000;
+	limit = bde_now_ms() + (long long)AD_SEARCH_TIMEOUTS * ad->timeout *
+	    1000;
+	ad->limit_ms = limit;
 	for (i = 0; i < keys->n; i++) {
 		k = &keys->v[i];
+		/* forest-wide: on a writable DC of the object's domain */
 		if (st == BDE_OK)
-			st = ad_read_secret(ad, k->dn, k->key_id,
+			st = ad_object_conn(ad, k->dn, &conn, errstr);
+		if (st == BDE_OK) {
+			conn->limit_ms = limit;
+			st = ad_read_secret(conn, k->dn, k->key_id,
 			    AD_ATTR_PASSWORD, &pw, &len, errstr);
+			conn->limit_ms = 0;
+			mv = ad_problems_merge(ad, conn, NULL);
+			if (mv != BDE_OK && st == BDE_OK)
+				st = ad_nomem(errstr);
+		}
 		if (st == BDE_ENOTFOUND) {
 			st = BDE_OK;
 			bde_key_release(k);
@@ -257,6 +263,15 @@ out:
 static char *ad_key_attrs[] = {
 	"cn", AD_ATTR_GUID, AD_ATTR_VOLUME, "whenCreated", "uSNCreated", NULL
 };
+
+/* The problems conn met, reported by ad; st passed on (or out of memory). */
+static enum bde_status
+ad_merge(struct ad *ad, struct ad *conn, enum bde_status st, char **errstr)
+{
+	if (ad_problems_merge(ad, conn, NULL) != BDE_OK && st == BDE_OK)
+		st = ad_nomem(errstr);
+	return st;
+}
 
 /* ------------------------------------------------------------------ */
 /* Lookups                                                              */
@@ -471,7 +486,7 @@ static enum bde_status
 ad_by_device(void *self, const char *name, int flags,
     struct bde_keylist *out, char **errstr)
 {
-	struct ad *ad = self;
+	struct ad *ad = self, *sc = ad, *conn = ad;
 	struct ad_computers cs = { .v = NULL, .n = 0, .cap = 0 };
 	struct bde_keylist keys = BDE_KEYLIST_INIT;
 	enum bde_status st = BDE_OK;
@@ -482,9 +497,18 @@ ad_by_device(void *self, const char *name, int flags,
 		st = bde_error(errstr, BDE_EUSAGE, "empty device name");
 		goto out;
 	}
-	st = ad_find_computers(ad, name, &cs, errstr);
-	for (i = 0; st == BDE_OK && i < cs.n; i++)
-		st = ad_computer_keys(ad, &cs.v[i], &keys, errstr);
+	st = ad_lookup_conn(ad, &sc, errstr);
+	if (st != BDE_OK)
+		goto out;
+	st = ad_find_computers(sc, name, &cs, errstr);
+	st = ad_merge(ad, sc, st, errstr);
+	/* each computer's keys where they are kept: its domain's DC */
+	for (i = 0; st == BDE_OK && i < cs.n; i++) {
+		st = ad_object_conn(ad, cs.v[i].dn, &conn, errstr);
+		if (st == BDE_OK)
+			st = ad_computer_keys(conn, &cs.v[i], &keys, errstr);
+		st = ad_merge(ad, conn, st, errstr);
+	}
 	if (st == BDE_OK && keys.n == 0 && ad->nproblems == 0) {
 		st = bde_error(errstr, BDE_ENOTFOUND, "computer '%s' has no "
 		    "recovery keys you can see", cs.n == 1 ? cs.v[0].name :
@@ -511,11 +535,16 @@ ad_by_keyid(void *self, const struct bde_keyid *id, int flags,
 		.computer_dn = NULL,
 		.keys = &keys,
 	};
+	struct ad *sc = ad;
 	enum bde_status st;
 
 	ad_problems_reset(ad);
-	st = ad_keyid_search(ad, id, ad_key_attrs, ad_key_found, &ctx,
+	st = ad_lookup_conn(ad, &sc, errstr);
+	if (st != BDE_OK)
+		goto out;
+	st = ad_keyid_search(sc, id, ad_key_attrs, ad_key_found, &ctx,
 	    errstr);
+	st = ad_merge(ad, sc, st, errstr);
 	/* every match was unusable: say why rather than "no such key" */
 	if (st == BDE_ENOTFOUND && ad->nproblems > 0) {
 		free(*errstr);
@@ -568,6 +597,7 @@ ad_open(const struct ad_settings *s, struct bde_backend *out, char **errstr)
 		st = ad_nomem(errstr);
 		goto out;
 	}
+	ad->s = s;
 	ad->timeout = s->timeout > 0 ? s->timeout : AD_DEFAULT_TIMEOUT;
 	ad->page_size = s->page_size > 0 ? s->page_size : AD_DEFAULT_PAGE_SIZE;
 	if (ad->page_size > AD_MAX_PAGE_SIZE)

@@ -29,6 +29,26 @@ struct ad_settings {
 	int timeout;		/* seconds for connect, TLS and each
 				   operation; 0 = 10 */
 	int page_size;		/* paged results page size; 0 = 500 */
+
+	/*
+	 * Discovery (discover.c), when no URI is set here or in ldap.conf:
+	 * domain controllers from DNS SRV records.  discover says to do it
+	 * (cmd/ sets it when no URI is configured and discovery was asked
+	 * for); the rest are optional.
+	 */
+	int discover;
+	const char *domain;	/* DNS domain; else the Kerberos ticket's or
+				   krb5.conf's realm, else ldap.conf BASE */
+	const char *domain_origin;	/* where domain was set, for messages */
+	const char *site;	/* AD site: its DCs first */
+	const char *dns_server;	/* "IPV4[:PORT]": ask it, not resolv.conf */
+	/*
+	 * Key-ID and device lookups through the Global Catalog, each
+	 * password read from a writable DC of the object's domain: 1
+	 * always, -1 never, 0 when discovering and the forest has more
+	 * than one domain.
+	 */
+	int forest;
 };
 
 /*
@@ -59,6 +79,46 @@ enum bde_status ad_check(const struct ad_settings *s, char **errstr);
  */
 enum bde_status ad_open(const struct ad_settings *s, struct bde_backend *out,
     char **errstr);
+
+/* A text address of a server ("127.0.0.1", "::1"): INET6_ADDRSTRLEN. */
+#define AD_ADDR_MAX 46
+
+/* One server discovery found (a DNS SRV record). */
+struct ad_dc {
+	char *host;		/* the SRV target */
+	unsigned port, prio, weight;
+	int gc;			/* a Global Catalog (_gc._tcp) */
+	char *uri;		/* what is tried: ldap[s]://host:uri_port */
+	unsigned uri_port;	/* port, or its TLS port (636, 3269) */
+	char (*addr)[AD_ADDR_MAX];	/* its addresses from --dns-server */
+	size_t naddr;		/* 0: the system resolver's, when connecting */
+};
+
+/* What discovery found; every string owned (ad_discovery_free). */
+struct ad_discovery {
+	char *domain;		/* the DNS domain */
+	char *origin;		/* where that name came from */
+	char *srv;		/* the SRV name that answered */
+	char *note;		/* why another name was asked first, or NULL */
+	struct ad_dc *dcs;	/* in the order they are tried (RFC 2782) */
+	size_t n;
+};
+
+/*
+ * The domain controllers of s's domain (s->domain, else the Kerberos
+ * ticket cache's realm, else krb5.conf's default realm, else ldap.conf
+ * BASE's DC= components) from DNS, in RFC 2782 order, within one
+ * s->timeout.  Network: DNS only.  On BDE_OK *out holds at least one
+ * server (free with ad_discovery_free).  BDE_ECONFIG (no domain, a bad
+ * --dns-server), BDE_EUNREACH (no answer, no records: the message names
+ * the SRV name, the DNS server and where the domain came from),
+ * BDE_ENOMEM.
+ */
+enum bde_status ad_discover(const struct ad_settings *s,
+    struct ad_discovery *out, char **errstr);
+
+/* Free what d holds (d itself is the caller's); NULL is fine. */
+void ad_discovery_free(struct ad_discovery *d);
 
 /*
  * Whether libldap's own configuration (ldap.conf, ~/.ldaprc, LDAPURI ...)

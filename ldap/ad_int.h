@@ -9,12 +9,19 @@
  *             working directory (no ./ldaprc), and where each setting
  *             came from
  *   filter.c  LDAP filter values (pure)
+ *   srv.c     DNS answers: SRV and address records checked, RFC 2782
+ *             order (pure)
  *   entry.c   recovery-object decoding and the one validity check (pure:
  *             works on struct berval, needs no connection)
  *   error.c   LDAP result code + diagnostic -> bde_status and message
+ *   discover.c the domain (setting, Kerberos, ldap.conf), DNS SRV
+ *             lookups through libresolv: domain controllers and Global
+ *             Catalogs in the order to try them
  *   io.c      the Sockbuf I/O layer that bounds every wait on the socket
  *   search.c  the paged search runner, entry read/wipe, recovery searches
  *   bind.c    URI and TLS policy, SASL, bind, failover, RootDSE/base
+ *   gc.c      the forest: Global Catalog and other domains' DCs, opened
+ *             on demand; which domain an object is in
  *   package.c the key_package operation
  *   ad.c      the lookups, open/close and the ops table
  */
@@ -89,6 +96,59 @@ char *ad_filter_escape(const char *s);
  * a new string the caller frees, or NULL when out of memory.
  */
 char *ad_keyid_filter(const struct bde_keyid *id, int samba);
+
+/* ------------------------------------------------------------------ */
+/* srv.c: DNS answers (pure)                                            */
+
+#define AD_SRV_MAX 64		/* SRV records kept from one answer */
+#define AD_HOST_MAX 253		/* a host name in text, RFC 1035 */
+
+/* One SRV record (RFC 2782) whose target passed ad_dns_hostname_ok. */
+struct ad_srv {
+	char target[AD_HOST_MAX + 1];	/* lower case, no final dot */
+	unsigned prio, weight, port;
+};
+
+/*
+ * Whether name is a plain host name: dot-separated labels of 1 to 63
+ * letters, digits, '-' or '_', 253 characters at most, no final dot.
+ * Only such a name goes into an LDAP URI.
+ */
+int ad_dns_hostname_ok(const char *name);
+
+/*
+ * The SRV records of qname in the DNS message msg (len bytes, as
+ * res_nquery returns it): answer-section records owned by qname (case
+ * ignored), class IN, with a target that is a host name and a port; a
+ * target "." (the service is not offered, RFC 2782) and duplicates are
+ * left out, the rest of what cannot be used is counted in *skipped.  At
+ * most AD_SRV_MAX.  On BDE_OK *out (AD_SRV_MAX entries, caller frees)
+ * holds *n records; BDE_EPROTO when msg is no DNS message, BDE_ENOMEM.
+ */
+enum bde_status ad_srv_parse(const unsigned char *msg, size_t len,
+    const char *qname, struct ad_srv **out, size_t *n, size_t *skipped,
+    char **errstr);
+
+/*
+ * The A and AAAA records of name in msg's answer and additional
+ * sections (through CNAMEs in the message), as text, appended to out
+ * (max entries; *n set to how many).  0, or -1 when msg is no DNS
+ * message.
+ */
+int ad_dns_addrs(const unsigned char *msg, size_t len, const char *name,
+    char out[][AD_ADDR_MAX], size_t max, size_t *n);
+
+/*
+ * v in the order to try (RFC 2782): priority ascending; within one
+ * priority, each next record picked with probability weight / the sum
+ * of the weights left, rnd(arg, sum) giving the random number in
+ * [0, sum] (tests pass their own; ad_srv_random otherwise).
+ */
+void ad_srv_order(struct ad_srv *v, size_t n,
+    unsigned long (*rnd)(void *arg, unsigned long bound), void *arg);
+
+/* A random number in [0, bound] (arc4random); arg is unused. */
+unsigned long ad_srv_random(void *arg, unsigned long bound);
 
 /* ------------------------------------------------------------------ */
 /* entry.c: pure decoding of what a directory sent                      */
@@ -189,6 +249,8 @@ enum bde_status ad_recovery_check(const char *uri, const struct ad_entry *v,
 /* ------------------------------------------------------------------ */
 /* The backend's state behind bde_backend.self                          */
 
+struct ad_peer;
+
 struct ad {
 	LDAP *ld;
 	char *uri;		/* the URI(s) in use, for messages */
@@ -198,8 +260,26 @@ struct ad {
 	int page_size;
 	int timed_out;		/* the I/O layer gave up waiting */
 	int tcp_up;		/* a TCP connection was made */
-	int vendor_known;	/* the RootDSE's vendorName was read */
-	int samba;		/* ... and names Samba */
+	int vendor_known;	/* the RootDSE was read: */
+	int samba;		/* vendorName names Samba */
+	int rodc;		/* a read-only DC (partial secrets) */
+	int gc_ready;		/* isGlobalCatalogReady */
+	char *domain_dn;	/* defaultNamingContext */
+	char *forest_dn;	/* rootDomainNamingContext */
+	char *config_dn;	/* configurationNamingContext */
+	/* what this connection is for */
+	int gc;			/* a Global Catalog: never read a secret */
+	int gc_port;		/* connected to port 3268 or 3269: a GC's */
+	int peer;		/* another server of the forest (gc.c): its
+				   base is its own domain, never --base */
+	const struct ad_settings *s;	/* borrowed (ad_open's) */
+	int forest;		/* lookups forest-wide (see gc.c) */
+	int found;		/* connected to a server found in DNS */
+	struct ad_peer *peers;	/* the forest's other servers (gc.c) */
+	size_t npeers;
+	char **domains;		/* the forest's domains (DNS names) */
+	size_t ndomains;
+	int domains_read;
 	long long deadline_ms;	/* end of the current phase (bde_now_ms
 				   time; 0 none): see ad_io_phase */
 	long long limit_ms;	/* end of the current operation (0 none):
@@ -213,6 +293,40 @@ struct ad {
 /* A search may take this many --timeout in all, and an operation too. */
 #define AD_SEARCH_TIMEOUTS 10
 
+#define AD_DEFAULT_TIMEOUT 10
+
+/* AD's ports: LDAP, LDAPS, Global Catalog, Global Catalog over TLS */
+#define AD_PORT_LDAP 389
+#define AD_PORT_LDAPS 636
+#define AD_PORT_GC 3268
+#define AD_PORT_GC_TLS 3269
+
+/* ------------------------------------------------------------------ */
+/* discover.c                                                           */
+
+/*
+ * The servers of domain in DNS, within timeout seconds: its domain
+ * controllers (_ldap._tcp.dc._msdcs), or its Global Catalogs (gc:
+ * _gc._tcp), s->site's first; each with the URI to try (ad_bind_needs_tls
+ * decides ldaps://) and, with s->dns_server, the addresses it gave.  On
+ * BDE_OK out holds at least one (origin NULL); the errors of
+ * ad_discover.
+ */
+enum bde_status ad_locate(const struct ad_settings *s, const char *domain,
+    int gc, int timeout, struct ad_discovery *out, char **errstr);
+
+/* "IPV4[:PORT]" into sin (port 53 by default); BDE_OK or BDE_ECONFIG. */
+struct sockaddr_in;
+enum bde_status ad_dns_server_parse(const char *text,
+    struct sockaddr_in *sin, char **errstr);
+
+/*
+ * The DNS domain of a DN: its DC= components joined with '.' (RFC
+ * 2247), lower case, into *domain (a new string).  BDE_OK, BDE_EPROTO
+ * (no DC= component, not a DN, not a host name) or BDE_ENOMEM.
+ */
+enum bde_status ad_dn_domain(const char *dn, size_t len, char **domain);
+
 /* ------------------------------------------------------------------ */
 /* error.c                                                              */
 
@@ -225,6 +339,13 @@ enum bde_status ad_nomem(char **errstr);
  * the operation can go on without it.  BDE_OK, or BDE_ENOMEM.
  */
 enum bde_status ad_problem(struct ad *ad, char *msg, char **errstr);
+
+/*
+ * Move from's problems to to (the connection an operation reports on),
+ * from's being forgotten.  BDE_OK, or BDE_ENOMEM.
+ */
+enum bde_status ad_problems_merge(struct ad *to, struct ad *from,
+    char **errstr);
 
 /* Forget the problems of the previous operation. */
 void ad_problems_reset(struct ad *ad);
@@ -257,6 +378,28 @@ enum bde_status ad_fail(struct ad *ad, const char *uri, int rc, int bind,
     __attribute__((format(printf, 6, 7)));
 
 /* ------------------------------------------------------------------ */
+/* dial.c                                                               */
+
+/*
+ * Options common to every handle (ad->ld): timeouts, no referrals, the
+ * connect callback; no canonical host names for a server found in DNS
+ * (found); certificate verification demanded when tls.
+ */
+enum bde_status ad_set_options(struct ad *ad, const char *uri, int tls,
+    int found, char **errstr);
+
+/*
+ * TCP, then TLS (the ldaps:// handshake, or StartTLS) for ad's handle;
+ * on a socket connected here to dc's addresses when dc has some.  Every
+ * failure is BDE_EUNREACH: the next server is the one to try.
+ */
+enum bde_status ad_transport(struct ad *ad, const struct ad_dc *dc, int tls,
+    int starttls, char **errstr);
+
+/* Whether ad's connection goes to a Global Catalog port (3268, 3269). */
+int ad_peer_gc_port(struct ad *ad);
+
+/* ------------------------------------------------------------------ */
 /* io.c                                                                 */
 
 /*
@@ -273,6 +416,12 @@ void ad_io_conncb(struct ad *ad);
  * limit_ms (a bde_now_ms time; 0 = none).  Clears ad->timed_out.
  */
 void ad_io_phase(struct ad *ad, long long limit_ms);
+
+/*
+ * Put the layer that bounds every wait on sb (what the connect callback
+ * does; for a socket bind.c connected itself).  0, or -1.
+ */
+int ad_io_attach(struct ad *ad, Sockbuf *sb);
 
 /* What is left of the current phase, for libldap's timeouts (>= 1 ms). */
 struct timeval ad_io_left(const struct ad *ad);
@@ -321,10 +470,11 @@ enum bde_status ad_entry_read(struct ad *ad, LDAPMessage *e,
 void ad_entry_wipe(struct ad_entry *v);
 
 /*
- * Read the RootDSE (RFC 4512 5.1): sets ad->vendor_known and ad->samba
- * (vendorName names Samba), and *base (when base is not NULL and *base
- * is NULL) to a copy of defaultNamingContext.  The errors of
- * ad_search_run.
+ * Read the RootDSE (RFC 4512 5.1): sets ad->vendor_known, ad->samba
+ * (vendorName names Samba), ad->rodc (a read-only DC), ad->gc_ready, the
+ * naming contexts ad->domain_dn, ->forest_dn and ->config_dn, and *base
+ * (when base is not NULL and *base is NULL) to a copy of
+ * defaultNamingContext.  The errors of ad_search_run.
  */
 enum bde_status ad_rootdse(struct ad *ad, char **base, char **errstr);
 
@@ -388,6 +538,86 @@ enum bde_status ad_read_secret(struct ad *ad, const char *dn,
  * ad_open's errors otherwise (ad->ld is then NULL).
  */
 enum bde_status ad_connect(struct ad *ad, const struct ad_settings *s,
+    char **errstr);
+
+/*
+ * Connect ad to the first server of d that can be used (failover in d's
+ * order; ad->gc and ad->peer set say what for), bind with s's
+ * mechanism, and read its RootDSE: a read-only DC is passed over, and a
+ * Global Catalog must say it is ready.  ad_connect's results.
+ */
+enum bde_status ad_connect_found(struct ad *ad, const struct ad_settings *s,
+    const struct ad_discovery *d, char **errstr);
+
+/* Whether s's bind may only go inside TLS (a simple bind). */
+int ad_bind_needs_tls(const struct ad_settings *s);
+
+/* ------------------------------------------------------------------ */
+/* gc.c                                                                 */
+
+/* A forest's domains read at most (crossRef objects). */
+#define AD_FOREST_MAX_DOMAINS 1000
+
+/*
+ * Free a connection and everything it holds: its peers, its problems,
+ * its strings (ad_unbind first).  NULL is fine.
+ */
+void ad_conn_free(struct ad *ad);
+
+/*
+ * home's connection to domain's writable DC (gc 0) or to a Global
+ * Catalog of the forest whose root is domain (gc 1): found in DNS and
+ * bound with home's settings on first use, kept in home->peers (the
+ * outcome too: a server that could not be reached is not tried again
+ * in this process).  *out is home's, not the caller's.  The errors of
+ * ad_locate and ad_connect_found.
+ */
+enum bde_status ad_peer_get(struct ad *home, const char *domain, int gc,
+    struct ad **out, char **errstr);
+
+/*
+ * The forest's domains (crossRef objects with FLAG_CR_NTDS_DOMAIN in
+ * the Partitions container, read from home once) into home->domains.
+ * The errors of ad_search_run.
+ */
+enum bde_status ad_forest_domains(struct ad *home, char **errstr);
+
+/* The forest root's DNS name (RootDSE rootDomainNamingContext), new. */
+enum bde_status ad_forest_root(struct ad *home, char **root, char **errstr);
+
+/*
+ * The DNS domain of the object dn (len bytes) into *domain (new), *here
+ * set when it is home's own.  Another domain must be one of the forest
+ * (ad_forest_domains, or a name under the forest root): BDE_EPROTO
+ * otherwise, as for a DN without DC= components.
+ */
+enum bde_status ad_object_domain(struct ad *home, const char *dn, size_t len,
+    char **domain, int *here, char **errstr);
+
+/*
+ * The connection to read the object dn's secrets on: home, or (home
+ * forest-wide) a writable DC of the object's domain (ad_peer_get).
+ */
+enum bde_status ad_object_conn(struct ad *home, const char *dn,
+    struct ad **conn, char **errstr);
+
+/* home's forest's Global Catalog connection (ad_peer_get). */
+enum bde_status ad_forest_gc(struct ad *home, struct ad **gc, char **errstr);
+
+/*
+ * Whether home's lookups go forest-wide: s->forest 1 yes, -1 no; 0 only
+ * for a connection found in DNS in a forest of more than one domain
+ * (what ad_forest_domains reads; a failure there says no).
+ */
+int ad_forest_wide(struct ad *home);
+
+/*
+ * Where a lookup of home searches (and sets home->forest): home, or when
+ * forest-wide (ad_forest_wide) the forest's Global Catalog, which finds
+ * the objects of every domain but keeps none of their secrets (read them
+ * on ad_object_conn's).  The errors of ad_forest_gc.
+ */
+enum bde_status ad_lookup_conn(struct ad *home, struct ad **sc,
     char **errstr);
 
 /* ------------------------------------------------------------------ */

@@ -12,13 +12,24 @@
  */
 #include "ldap/ad_int.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
+#include <openldap.h>
 #include <sasl/sasl.h>
+
+#include "core/clock.h"
 
 /* Whether a URI's scheme is TLS from the first byte (ldaps://). */
 static int
@@ -66,6 +77,19 @@ static int
 ad_mech_simple(const char *mech)
 {
 	return strcasecmp(mech, "SIMPLE") == 0;
+}
+
+/* The mechanism to use: the setting, else GSSAPI. */
+static const char *
+ad_mech(const struct ad_settings *s)
+{
+	return s->mech != NULL && *s->mech != '\0' ? s->mech : "GSSAPI";
+}
+
+int
+ad_bind_needs_tls(const struct ad_settings *s)
+{
+	return ad_mech_simple(ad_mech(s));
 }
 
 /* Whether mech is a GSS-API one (Kerberos), which can bind the channel. */
@@ -122,35 +146,6 @@ ad_sasl_interact(LDAP *ld, unsigned flags, void *defaults, void *in)
 }
 
 /*
- * Options common to every handle.  Timeouts: the network timeout bounds
- * connect, LDAP_OPT_TIMEOUT every synchronous call (ldap_result without a
- * timeout uses it), and the connect callback the TLS handshake and reads.
- */
-static enum bde_status
-ad_set_options(struct ad *ad, const char *uri, int tls, char **errstr)
-{
-	struct timeval tv;
-	int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND;
-
-	tv.tv_sec = ad->timeout;
-	tv.tv_usec = 0;
-	ad_io_conncb(ad);
-	if (ldap_set_option(ad->ld, LDAP_OPT_PROTOCOL_VERSION, &v3) ||
-	    ldap_set_option(ad->ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) ||
-	    ldap_set_option(ad->ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) ||
-	    ldap_set_option(ad->ld, LDAP_OPT_TIMEOUT, &tv) ||
-	    ldap_set_option(ad->ld, LDAP_OPT_CONNECT_CB, &ad->conncb))
-		return bde_error(errstr, BDE_EPROTO,
-		    "%s: cannot set LDAP options", uri);
-	if (!tls)
-		return BDE_OK;
-	if (ldap_set_option(ad->ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand))
-		return bde_error(errstr, BDE_ECONFIG,
-		    "%s: cannot require certificate verification", uri);
-	return BDE_OK;
-}
-
-/*
  * Certificate verification is not negotiable: whatever ldap.conf or
  * LDAPTLS_REQCERT say (never/allow/try), demand a valid certificate.  A
  * handle inherits libldap's global TLS context but not the CA paths it
@@ -194,6 +189,22 @@ ad_secprops(int tls)
 	 * are refused by SASL itself.
 	 */
 	return tls ? "maxssf=0" : "minssf=56";
+}
+
+/* After a Kerberos bind failed for want of a ticket, say what to do. */
+static void
+ad_hint_kinit(const char *mech, char **errstr)
+{
+	char *t;
+
+	if (!ad_mech_gss(mech) || errstr == NULL || *errstr == NULL ||
+	    (strstr(*errstr, "No Kerberos credentials") == NULL &&
+	    strstr(*errstr, "No credentials cache") == NULL))
+		return;
+	if (asprintf(&t, "%s: no Kerberos ticket (run kinit)", *errstr) < 0)
+		return;
+	free(*errstr);
+	*errstr = t;
 }
 
 /* A simple bind (DN and password; only ever inside TLS). */
@@ -281,6 +292,7 @@ ad_bind_sasl(struct ad *ad, const struct ad_settings *s, const char *mech,
 		st = ad_fail(ad, uri, rc, 1, errstr,
 		    "cannot bind with SASL %s%s%s%s", mech, as ? " as '" : "",
 		    as ? s->bind_dn : "", as ? "'" : "");
+		ad_hint_kinit(mech, errstr);
 		goto out;
 	}
 	/* who we are, as SASL knows it (a Kerberos principal for GSSAPI) */
@@ -307,13 +319,15 @@ ad_find_base(struct ad *ad, const struct ad_settings *s, char **errstr)
 {
 	char *conf = NULL;
 	enum bde_status st;
+	/* another domain's DC or a Global Catalog: its own naming context */
+	int own = ad->peer || ad->gc;
 
-	if (s->base != NULL && *s->base != '\0') {
+	if (!own && s->base != NULL && *s->base != '\0') {
 		ad->base = strdup(s->base);
 		st = ad->base != NULL ? BDE_OK : ad_nomem(errstr);
 		goto out;
 	}
-	if (ldap_get_option(ad->ld, LDAP_OPT_DEFBASE, &conf) ==
+	if (!own && ldap_get_option(ad->ld, LDAP_OPT_DEFBASE, &conf) ==
 	    LDAP_OPT_SUCCESS && conf != NULL && *conf != '\0') {
 		ad->base = strdup(conf);
 		st = ad->base != NULL ? BDE_OK : ad_nomem(errstr);
@@ -334,22 +348,28 @@ out:
  * A handle for uri (NULL: libldap's configured URIs) with our options;
  * nothing is sent yet.  Refuses a simple bind on a cleartext URI.  Sets
  * ad->ld, ad->uri (the URI named in messages), *tls (the connection will
- * be TLS) and *starttls (by StartTLS).
+ * be TLS) and *starttls (by StartTLS).  A discovered server dc whose
+ * addresses came from --dns-server gets its handle in ad_transport, on
+ * the socket connected there (ad->ld stays NULL here).
  */
 static enum bde_status
 ad_handle(struct ad *ad, const struct ad_settings *s, const char *mech,
-    const char *uri, int *tls, int *starttls, char **errstr)
+    const char *uri, const struct ad_dc *dc, int *tls, int *starttls,
+    char **errstr)
 {
 	char *conf_uri = NULL;
 	const char *name = uri;
 	enum bde_status st = BDE_OK;
 	int rc;
 
-	rc = ldap_initialize(&ad->ld, uri);
-	if (rc != LDAP_SUCCESS) {
-		st = bde_error(errstr, BDE_ECONFIG, "'%s': bad LDAP URI: %s",
-		    uri ? uri : "(ldap.conf)", ldap_err2string(rc));
-		goto out;
+	if (dc == NULL || dc->naddr == 0) {
+		rc = ldap_initialize(&ad->ld, uri);
+		if (rc != LDAP_SUCCESS) {
+			st = bde_error(errstr, BDE_ECONFIG, "'%s': bad LDAP "
+			    "URI: %s", uri ? uri : "(ldap.conf)",
+			    ldap_err2string(rc));
+			goto out;
+		}
 	}
 	if (uri == NULL) {
 		if (ldap_get_option(ad->ld, LDAP_OPT_URI, &conf_uri) !=
@@ -373,7 +393,8 @@ ad_handle(struct ad *ad, const struct ad_settings *s, const char *mech,
 		st = ad_nomem(errstr);
 		goto out;
 	}
-	st = ad_set_options(ad, name, *tls, errstr);
+	if (ad->ld != NULL)
+		st = ad_set_options(ad, name, *tls, dc != NULL, errstr);
 out:
 	if (conf_uri != NULL)
 		ldap_memfree(conf_uri);
@@ -381,85 +402,111 @@ out:
 }
 
 /*
- * TCP, then TLS (the ldaps:// handshake, or StartTLS).  Every failure
- * here is BDE_EUNREACH: a handshake or certificate failure makes the
- * next server the one to try.
+ * What a server found in DNS must be: a Global Catalog that says it is
+ * ready, or a writable DC (an RODC keeps no recovery passwords: it is
+ * passed over, BDE_EUNREACH with *rodc set).  Reads the RootDSE when
+ * ad_find_base did not.
  */
 static enum bde_status
-ad_transport(struct ad *ad, int tls, int starttls, char **errstr)
+ad_check_found(struct ad *ad, const struct ad_dc *dc, int *rodc,
+    char **errstr)
 {
-	char *diag = NULL;
 	enum bde_status st = BDE_OK;
-	int rc;
 
-	ad->tcp_up = 0;
-	/* TCP and, for ldaps://, the TLS handshake: one deadline */
-	ad_io_phase(ad, 0);
-	rc = ldap_connect(ad->ld);
-	if (rc == LDAP_SUCCESS && starttls) {
-		ad_io_phase(ad, 0);
-		rc = ldap_start_tls_s(ad->ld, NULL, NULL);
+	if (!ad->vendor_known) {
+		st = ad_rootdse(ad, NULL, errstr);
+		if (st != BDE_OK)
+			return st;
 	}
-	if (rc != LDAP_SUCCESS && tls && ad->tcp_up && !ad->timed_out &&
-	    (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)) {
-		/* TCP worked, TLS did not: most often an unknown CA */
-		diag = ad_diag(ad->ld);
-		st = bde_error(errstr, BDE_EUNREACH, "%s: TLS handshake "
-		    "failed: %s", ad->uri, diag ? diag : "certificate not "
-		    "verified (is its CA in TLS_CACERT or LDAPTLS_CACERT, and "
-		    "the host name in it?)");
-		goto out;
+	if (dc->gc && !ad->gc_ready)
+		return bde_error(errstr, BDE_EUNREACH, "%s: not a ready Global "
+		    "Catalog (its RootDSE says isGlobalCatalogReady is not "
+		    "TRUE)", ad->uri);
+	if (!dc->gc && ad->rodc) {
+		*rodc = 1;
+		return bde_error(errstr, BDE_EUNREACH, "%s: a read-only domain "
+		    "controller, which keeps no recovery passwords", ad->uri);
 	}
-	if (rc != LDAP_SUCCESS) {
-		st = ad_fail(ad, ad->uri, rc, 0, errstr, "cannot connect%s",
-		    starttls ? " with StartTLS" : "");
-		if (st == BDE_EPROTO || st == BDE_ECONFIG)
-			st = BDE_EUNREACH;
-	}
-out:
-	free(diag);
 	return st;
 }
 
 /*
  * Try one server: a handle for uri (NULL: libldap's configured URIs),
- * connect, TLS, bind, base.  On failure ad->ld is closed again.
+ * connect, TLS, bind, base; for a server found in DNS (dc), what it
+ * must be.  On failure ad->ld is closed again.
  */
 static enum bde_status
 ad_try(struct ad *ad, const struct ad_settings *s, const char *mech,
-    const char *uri, char **errstr)
+    const char *uri, const struct ad_dc *dc, int *rodc, char **errstr)
 {
 	enum bde_status st;
 	int tls = 0, starttls = 0;
 
-	st = ad_handle(ad, s, mech, uri, &tls, &starttls, errstr);
+	st = ad_handle(ad, s, mech, uri, dc, &tls, &starttls, errstr);
 	if (st != BDE_OK)
 		goto out;
-	st = ad_transport(ad, tls, starttls, errstr);
+	st = ad_transport(ad, dc, tls, starttls, errstr);
 	if (st != BDE_OK)
 		goto out;
+	ad->gc_port = ad_peer_gc_port(ad);
 	st = ad_mech_simple(mech) ? ad_bind_simple(ad, s, errstr) :
 	    ad_bind_sasl(ad, s, mech, tls, errstr);
+	/*
+	 * A host DNS names that Kerberos does not know as ldap/<host> is no
+	 * domain controller (a stale SRV record): the next one may be.
+	 */
+	if (st == BDE_EAUTH && dc != NULL && errstr != NULL && *errstr !=
+	    NULL && strstr(*errstr, "Server not found in Kerberos database"))
+		st = BDE_EUNREACH;
 	if (st != BDE_OK)
 		goto out;
 	st = ad_find_base(ad, s, errstr);
+	if (st == BDE_OK && dc != NULL)
+		st = ad_check_found(ad, dc, rodc, errstr);
+	/* a Global Catalog is searched from the root: the whole forest */
+	if (st == BDE_OK && ad->gc) {
+		free(ad->base);
+		ad->base = strdup("");
+		if (ad->base == NULL)
+			st = ad_nomem(errstr);
+	}
 out:
 	if (st != BDE_OK) {
 		ad_unbind(ad);
 		/* a bind may have succeeded before the base failed */
 		free(ad->identity);
 		free(ad->base);
+		free(ad->domain_dn);
+		free(ad->forest_dn);
+		free(ad->config_dn);
 		ad->identity = ad->base = NULL;
-		ad->vendor_known = ad->samba = 0;
+		ad->domain_dn = ad->forest_dn = ad->config_dn = NULL;
+		ad->vendor_known = ad->samba = ad->rodc = ad->gc_ready = 0;
+		ad->gc_port = 0;
 	}
 	return st;
 }
 
-/* The mechanism to use: the setting, else GSSAPI. */
-static const char *
-ad_mech(const struct ad_settings *s)
+/* The discovery settings, before DNS is asked anything. */
+static enum bde_status
+ad_check_discovery(const struct ad_settings *s, char **errstr)
 {
-	return s->mech != NULL && *s->mech != '\0' ? s->mech : "GSSAPI";
+	struct sockaddr_in sin;
+
+	if (!s->discover)
+		return BDE_OK;
+	if (s->domain != NULL && *s->domain != '\0' &&
+	    !ad_dns_hostname_ok(s->domain))
+		return bde_error(errstr, BDE_ECONFIG, "domain '%s' is not a DNS "
+		    "domain name", s->domain);
+	/* a site is one DNS label */
+	if (s->site != NULL && *s->site != '\0' &&
+	    (!ad_dns_hostname_ok(s->site) || strchr(s->site, '.') != NULL))
+		return bde_error(errstr, BDE_ECONFIG, "site '%s' is not a site "
+		    "name (one DNS label)", s->site);
+	if (s->dns_server != NULL && *s->dns_server != '\0')
+		return ad_dns_server_parse(s->dns_server, &sin, errstr);
+	return BDE_OK;
 }
 
 enum bde_status
@@ -472,6 +519,9 @@ ad_check(const struct ad_settings *s, char **errstr)
 
 	/* libldap reads its configuration here, safely, if not yet */
 	st = ad_conf_init(errstr);
+	if (st != BDE_OK)
+		goto out;
+	st = ad_check_discovery(s, errstr);
 	if (st != BDE_OK || !ad_mech_simple(mech))
 		goto out;
 	if (s->bind_dn == NULL || *s->bind_dn == '\0') {
@@ -486,8 +536,12 @@ ad_check(const struct ad_settings *s, char **errstr)
 			goto out;
 		}
 	}
-	/* no URI set: libldap's ldap.conf URI list is what will be used */
+	/*
+	 * no URI set: libldap's ldap.conf URI list is what will be used (not
+	 * its built-in default: then DNS finds servers, with TLS for this)
+	 */
 	if ((s->uris == NULL || s->uris[0] == NULL) &&
+	    ad_default_uri_configured() &&
 	    ldap_get_option(NULL, LDAP_OPT_URI, &conf) == LDAP_OPT_SUCCESS &&
 	    conf != NULL && !ad_uris_all_tls(conf, s->starttls))
 		st = ad_cleartext(conf, errstr);
@@ -497,36 +551,102 @@ out:
 	return st;
 }
 
+/*
+ * The checks before anything is sent, once a process: the settings
+ * (ad_check), a password for a simple bind, certificate verification.
+ */
+static enum bde_status
+ad_connect_checks(const struct ad_settings *s, char **errstr)
+{
+	enum bde_status st;
+
+	st = ad_check(s, errstr);
+	if (st != BDE_OK)
+		return st;
+	/* an empty password makes an unauthenticated bind (RFC 4513 5.1.2) */
+	if (ad_mech_simple(ad_mech(s)) &&
+	    (s->password == NULL || *s->password == '\0'))
+		return bde_error(errstr, BDE_ECONFIG,
+		    "a simple bind needs a password (--password-file)");
+	return ad_tls_demand(errstr);
+}
+
+enum bde_status
+ad_connect_found(struct ad *ad, const struct ad_settings *s,
+    const struct ad_discovery *d, char **errstr)
+{
+	const char *mech = ad_mech(s);
+	char *tried = NULL, *msg = NULL, *t;
+	enum bde_status st = BDE_EUNREACH;
+	size_t i, rodcs = 0;
+	int rodc;
+
+	/* failover: the next server only when this one could not be used */
+	for (i = 0; i < d->n && st == BDE_EUNREACH; i++) {
+		free(msg);
+		msg = NULL;
+		rodc = 0;
+		st = ad_try(ad, s, mech, d->dcs[i].uri, &d->dcs[i], &rodc,
+		    &msg);
+		rodcs += rodc;
+		if (st != BDE_EUNREACH)
+			break;
+		if (asprintf(&t, "%s%s%s", tried ? tried : "", tried ? "; " :
+		    "", msg ? msg : "?") < 0) {
+			st = ad_nomem(errstr);
+			goto out;
+		}
+		free(tried);
+		tried = t;
+	}
+	if (st == BDE_OK)
+		ad->found = 1;
+	if (st == BDE_EUNREACH && d->n > 0 && rodcs == d->n)
+		bde_error(errstr, st, "only read-only domain controllers of "
+		    "'%s' answered, and they keep no recovery passwords: %s",
+		    d->domain, tried);
+	else if (st == BDE_EUNREACH)
+		bde_error(errstr, st, "no %s of '%s' answered (%s): %s",
+		    d->n > 0 && d->dcs[0].gc ? "Global Catalog" :
+		    "domain controller", d->domain, d->srv ? d->srv : "DNS",
+		    tried ? tried : "none found");
+	else if (st != BDE_OK)
+		bde_error(errstr, st, "%s", msg ? msg : "cannot open");
+out:
+	free(tried);
+	free(msg);
+	return st;
+}
+
 enum bde_status
 ad_connect(struct ad *ad, const struct ad_settings *s, char **errstr)
 {
 	const char *mech = ad_mech(s);
+	struct ad_discovery d = { .n = 0 };
 	char *tried = NULL, *msg = NULL, *t;
 	enum bde_status st;
 	size_t i = 0, nuris = 0;
 
-	st = ad_check(s, errstr);
-	if (st != BDE_OK)
-		goto out;
-	/* an empty password makes an unauthenticated bind (RFC 4513 5.1.2) */
-	if (ad_mech_simple(mech) &&
-	    (s->password == NULL || *s->password == '\0')) {
-		st = bde_error(errstr, BDE_ECONFIG,
-		    "a simple bind needs a password (--password-file)");
-		goto out;
-	}
-	st = ad_tls_demand(errstr);
+	st = ad_connect_checks(s, errstr);
 	if (st != BDE_OK)
 		goto out;
 	if (s->uris != NULL)
 		while (s->uris[nuris] != NULL)
 			nuris++;
+	/* no URI anywhere: the domain's controllers from DNS */
+	if (nuris == 0 && s->discover && !ad_default_uri_configured()) {
+		st = ad_discover(s, &d, errstr);
+		if (st == BDE_OK)
+			st = ad_connect_found(ad, s, &d, errstr);
+		goto out;
+	}
 
 	/* failover: the next URI only when this one could not be used */
 	do {
 		free(msg);
 		msg = NULL;
-		st = ad_try(ad, s, mech, nuris ? s->uris[i] : NULL, &msg);
+		st = ad_try(ad, s, mech, nuris ? s->uris[i] : NULL, NULL, NULL,
+		    &msg);
 		if (st == BDE_EUNREACH && nuris > 1) {
 			if (asprintf(&t, "%s%s%s", tried ? tried : "",
 			    tried ? "; " : "", msg ? msg : "?") < 0) {
@@ -542,6 +662,7 @@ ad_connect(struct ad *ad, const struct ad_settings *s, char **errstr)
 	else if (st != BDE_OK)
 		bde_error(errstr, st, "%s", msg ? msg : "cannot open");
 out:
+	ad_discovery_free(&d);
 	free(tried);
 	free(msg);
 	return st;

@@ -212,6 +212,25 @@ out:
 	return st;
 }
 
+enum bde_status
+ad_problems_merge(struct ad *to, struct ad *from, char **errstr)
+{
+	char *text;
+	size_t n = from->nproblems;
+	enum bde_status st = BDE_OK;
+
+	if (to == from || n == 0)
+		return BDE_OK;
+	text = from->problems ? strdup(from->problems) : NULL;
+	if (from->problems != NULL && text == NULL)
+		return ad_nomem(errstr);
+	/* counted as one by ad_problem; the text names up to its own few */
+	st = ad_problem(to, text, errstr);
+	to->nproblems += n - 1;
+	ad_problems_reset(from);
+	return st;
+}
+
 void
 ad_problems_reset(struct ad *ad)
 {

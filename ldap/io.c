@@ -108,21 +108,16 @@ static Sockbuf_IO ad_io = {
 };
 
 /*
- * Called by libldap right after each TCP connect, before TLS: bound
- * blocking reads and writes, and push the layer above under TLS/SASL
- * (libldap adds its TCP layer at LBER_SBIOD_LEVEL_PROVIDER afterwards).
+ * Bound blocking reads and writes, and push the layer above under
+ * TLS/SASL (libldap adds its TCP layer at LBER_SBIOD_LEVEL_PROVIDER;
+ * layers are kept in level order whichever comes first).
  */
-static int
-ad_conn_add(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
-    struct ldap_conncb *ctx)
+int
+ad_io_attach(struct ad *ad, Sockbuf *sb)
 {
-	struct ad *ad = ctx->lc_arg;
 	struct timeval tv;
 	ber_socket_t fd = -1;
 
-	(void)ld;
-	(void)srv;
-	(void)addr;
 	tv.tv_sec = ad->timeout;
 	tv.tv_usec = 0;
 	if (ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) != 1 || fd < 0)
@@ -135,6 +130,17 @@ ad_conn_add(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
 		return -1;
 	ad->tcp_up = 1;
 	return 0;
+}
+
+/* Called by libldap right after each TCP connect, before TLS. */
+static int
+ad_conn_add(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
+    struct ldap_conncb *ctx)
+{
+	(void)ld;
+	(void)srv;
+	(void)addr;
+	return ad_io_attach(ctx->lc_arg, sb);
 }
 
 static void

@@ -130,7 +130,7 @@ ad_key_package(void *self, const struct bde_keyid *id,
 {
 	static char *attrs[] = { "cn", AD_ATTR_GUID, "whenCreated",
 	    "uSNCreated", NULL };
-	struct ad *ad = self;
+	struct ad *ad = self, *sc = ad, *conn = ad;
 	struct ad_pkgctx p;
 	struct ad_pkgobj *o;
 	char *parent = NULL, *dns = NULL, *val;
@@ -140,8 +140,16 @@ ad_key_package(void *self, const struct bde_keyid *id,
 	memset(out, 0, sizeof(*out));
 	memset(&p, 0, sizeof(p));
 	ad_problems_reset(ad);
-	/* where the objects are: no package is read by this search */
-	st = ad_keyid_search(ad, id, attrs, ad_package_found, &p, errstr);
+	/*
+	 * where the objects are (forest-wide: in the Global Catalog): no
+	 * package is read by this search
+	 */
+	st = ad_lookup_conn(ad, &sc, errstr);
+	if (st == BDE_OK)
+		st = ad_keyid_search(sc, id, attrs, ad_package_found, &p,
+		    errstr);
+	if (ad_problems_merge(ad, sc, NULL) != BDE_OK && st == BDE_OK)
+		st = ad_nomem(errstr);
 	if (st != BDE_OK)
 		goto out;
 	if (p.ids > 1) {
@@ -161,14 +169,29 @@ ad_key_package(void *self, const struct bde_keyid *id,
 	    (long long)AD_SEARCH_TIMEOUTS * ad->timeout * 1000;
 	for (i = 0; i < p.n; i++) {
 		o = &p.v[i];
-		st = ad_read_secret(ad, o->dn, o->key_id, AD_ATTR_PACKAGE,
+		/* on a writable DC of the object's own domain */
+		st = ad_object_conn(ad, o->dn, &conn, errstr);
+		if (st != BDE_OK)
+			goto out;
+		conn->limit_ms = ad->limit_ms;
+		st = ad_read_secret(conn, o->dn, o->key_id, AD_ATTR_PACKAGE,
 		    &val, &len, errstr);
+		if (conn != ad)
+			conn->limit_ms = 0;
+		if (ad_problems_merge(ad, conn, NULL) != BDE_OK &&
+		    st == BDE_OK) {
+			if (val != NULL) {
+				explicit_bzero(val, len);
+				free(val);
+			}
+			st = ad_nomem(errstr);
+		}
 		if (st != BDE_OK)
 			goto out;
 		if (val == NULL) {
 			st = bde_error(errstr, BDE_EPERM, "%s: recovery object "
 			    "'%s' has no key package you can read (needs "
-			    "Control Access, or none was escrowed)", ad->uri,
+			    "Control Access, or none was escrowed)", conn->uri,
 			    o->dn);
 			goto out;
 		}

@@ -279,13 +279,35 @@ out:
 /* The RootDSE                                                          */
 
 struct ad_rootdse_ctx {
-	char **base;
-	int samba;
+	int samba, rodc, gc_ready;
+	char *dn[3];		/* default, root domain, configuration NC */
 };
+
+/* Capabilities OID of a read-only DC (MS-ADTS 3.1.1.3.4.3.4) */
+#define AD_CAP_PARTIAL_SECRETS "1.2.840.113556.1.4.1920"
+
+/* Whether attribute attr of e has a value equal to want (case ignored). */
+static int
+ad_rootdse_has(struct ad *ad, LDAPMessage *e, const char *attr,
+    const char *want)
+{
+	struct berval **vals = ldap_get_values_len(ad->ld, e, attr);
+	size_t i, n = strlen(want);
+	int has = 0;
+
+	for (i = 0; vals != NULL && vals[i] != NULL; i++)
+		if (vals[i]->bv_len == n &&
+		    strncasecmp(vals[i]->bv_val, want, n) == 0)
+			has = 1;
+	ldap_value_free_len(vals);
+	return has;
+}
 
 static enum bde_status
 ad_rootdse_entry(struct ad *ad, LDAPMessage *e, void *arg, char **errstr)
 {
+	static const char *const ncs[] = { "defaultNamingContext",
+	    "rootDomainNamingContext", "configurationNamingContext" };
 	struct ad_rootdse_ctx *ctx = arg;
 	struct berval **vals = NULL;
 	enum bde_status st = BDE_OK;
@@ -298,25 +320,30 @@ ad_rootdse_entry(struct ad *ad, LDAPMessage *e, void *arg, char **errstr)
 		    NULL)
 			ctx->samba = 1;
 	ldap_value_free_len(vals);
-	if (ctx->base == NULL || *ctx->base != NULL)
-		goto out;
-	vals = ldap_get_values_len(ad->ld, e, "defaultNamingContext");
-	if (vals != NULL && vals[0] != NULL) {
-		*ctx->base = strndup(vals[0]->bv_val, vals[0]->bv_len);
-		if (*ctx->base == NULL)
-			st = ad_nomem(errstr);
+	ctx->rodc = ad_rootdse_has(ad, e, "supportedCapabilities",
+	    AD_CAP_PARTIAL_SECRETS);
+	ctx->gc_ready = ad_rootdse_has(ad, e, "isGlobalCatalogReady", "TRUE");
+	for (i = 0; i < 3; i++) {
+		vals = ldap_get_values_len(ad->ld, e, ncs[i]);
+		if (vals != NULL && vals[0] != NULL && ctx->dn[i] == NULL) {
+			ctx->dn[i] = strndup(vals[0]->bv_val, vals[0]->bv_len);
+			if (ctx->dn[i] == NULL)
+				st = ad_nomem(errstr);
+		}
+		ldap_value_free_len(vals);
 	}
-	ldap_value_free_len(vals);
-out:
 	return st;
 }
 
 enum bde_status
 ad_rootdse(struct ad *ad, char **base, char **errstr)
 {
-	static char *attrs[] = { "defaultNamingContext", "vendorName", NULL };
-	struct ad_rootdse_ctx ctx = { .base = base, .samba = 0 };
+	static char *attrs[] = { "defaultNamingContext", "vendorName",
+	    "rootDomainNamingContext", "configurationNamingContext",
+	    "supportedCapabilities", "isGlobalCatalogReady", NULL };
+	struct ad_rootdse_ctx ctx = { .samba = 0 };
 	enum bde_status st;
+	size_t i;
 
 	/* RootDSE (RFC 4512 5.1): AD names its domain defaultNamingContext */
 	st = ad_search_run(ad, &(const struct ad_search){
@@ -328,10 +355,29 @@ ad_rootdse(struct ad *ad, char **base, char **errstr)
 		.entry = ad_rootdse_entry,
 		.arg = &ctx,
 	}, errstr);
-	if (st == BDE_OK) {
-		ad->vendor_known = 1;
-		ad->samba = ctx.samba;
+	if (st != BDE_OK)
+		goto out;
+	if (base != NULL && *base == NULL && ctx.dn[0] != NULL) {
+		*base = strdup(ctx.dn[0]);
+		if (*base == NULL) {
+			st = ad_nomem(errstr);
+			goto out;
+		}
 	}
+	ad->vendor_known = 1;
+	ad->samba = ctx.samba;
+	ad->rodc = ctx.rodc;
+	ad->gc_ready = ctx.gc_ready;
+	free(ad->domain_dn);
+	free(ad->forest_dn);
+	free(ad->config_dn);
+	ad->domain_dn = ctx.dn[0];
+	ad->forest_dn = ctx.dn[1];
+	ad->config_dn = ctx.dn[2];
+	ctx.dn[0] = ctx.dn[1] = ctx.dn[2] = NULL;
+out:
+	for (i = 0; i < 3; i++)
+		free(ctx.dn[i]);
 	return st;
 }
 
@@ -534,6 +580,18 @@ ad_read_secret(struct ad *ad, const char *dn, const char *key_id,
 
 	*val = NULL;
 	*len = 0;
+	/*
+	 * A Global Catalog keeps no secret (and Samba's would send one):
+	 * a secret is read on a writable DC of the object's domain only.
+	 */
+	if (ad->gc || ad->gc_port || ad->rodc) {
+		st = bde_error(errstr, BDE_EPROTO, "%s: refusing to read %s "
+		    "from a %s, which keeps none%s", ad->uri, attr,
+		    ad->rodc ? "read-only domain controller" :
+		    "Global Catalog", ad->gc_port ? " (use the domain "
+		    "controller's LDAP port, or no URI and --forest)" : "");
+		goto out;
+	}
 	if (asprintf(&what, "read %s of '%s'", attr, dn) < 0) {
 		what = NULL;
 		st = ad_nomem(errstr);

@@ -9,6 +9,7 @@ PY=/usr/bin/python3
 
 tmp=$(mktemp -d /tmp/bdekey-demo.XXXXXX)
 cleanup() {
+	tests/keyvault/server.sh stop "$tmp/kv" >/dev/null 2>&1 || true
 	tests/graph/server.sh stop "$tmp/graph" >/dev/null 2>&1 || true
 	tests/ad/dc.sh stop "$tmp/ad" >/dev/null 2>&1 || true
 	rm -rf "$tmp"
@@ -27,8 +28,8 @@ run() {
 	"$@" || printf '(exit status %d)\n' "$?"
 }
 
-say "starting a Samba AD domain controller on loopback (first run provisions it: ~10 s)"
-tests/ad/dc.sh start "$tmp/ad" >/dev/null
+say "starting a Samba AD domain controller with its DNS server on loopback (first run provisions it: ~15 s)"
+tests/ad/dnsdc.sh start "$tmp/ad" >/dev/null 2>&1
 eval "$(tests/ad/dc.sh env "$tmp/ad")"
 say "starting the Microsoft Graph / identity platform emulator"
 "$PY" tests/e2e/hybrid_fixture.py "$tmp/fixture.json"
@@ -46,6 +47,13 @@ say "the keys of PC-ALPHA in both directories (no password is read)"
 run "$BDEKEY" lookup --device PC-ALPHA
 say "the ID on the user's screen starts 063EA4E1: find it, read and check the password"
 run "$BDEKEY" lookup --key-id 063EA4E1 --show --reason "DEMO-1"
+say "no configuration: the domain from the Kerberos ticket, its DCs from DNS (Samba's DNS server here: --dns-server), the forest's Global Catalog for the search"
+run env -u BDEKEY_LDAP_URI "$BDEKEY" lookup --source ad --dns-server "$AD_IP" \
+	--forest --key-id 063EA4E1 --show --reason "DEMO-1"
+printf '%s$ bdekey config --dns-server %s | sed -n %s%s\n' "$bold" "$AD_IP" \
+	"'/^# no URI/,\$p'" "$plain"
+env -u BDEKEY_LDAP_URI "$BDEKEY" config --dns-server "$AD_IP" |
+	sed -n '/^# no URI/,$p' || printf '(exit status %d)\n' "$?"
 say "the user reads the password back with one misheard digit"
 run "$BDEKEY" check 496298-461032-321465-595518-463221-173943-033616-139579
 say "read it out block by block (on a terminal bdekey waits for Enter)"
@@ -71,6 +79,24 @@ run "$BDEKEY" lookup --volume bitlk-aes-cbc-128.img --source ad --read-out --rea
 say "unlock picks the key that opens the volume; --test activates nothing (no root, no device-mapper)"
 run "$BDEKEY" unlock --test --reason "DEMO-2" bitlk-aes-xts-128.img
 )
-say "every password shown was recorded first (no password in the log)"
+
+# Azure: the Key Vault + ARM emulator holds the same Windows-made .BEK,
+# wrapped with the older of three KEK versions (tests/keyvault/README.md)
+say "an Azure VM that will not boot: its BitLocker key file (BEK) from Key Vault, exactly where ARM says, unwrapped with the KEK version that wrapped it (not the latest)"
+[ "$(id -u)" -eq 0 ] || export KV_EMU_PORTS=any
+eval "$(tests/keyvault/server.sh start "$tmp/kv")"
+# the user's Entra ID sign-in also redeems for the vault and ARM, as in Entra
+curl -sS --max-time 20 --cacert "$BDEKEY_CA_BUNDLE" -o /dev/null \
+	-H 'Content-Type: application/json' -d '{"refresh_cross_resource": true}' \
+	"$GRAPH_EMU_URL/_test/config"
+say "which key files does Key Vault hold for WIN-ADE01? (lookup lists them, metadata only: no secret is read)"
+run "$BDEKEY" lookup --source keyvault --device WIN-ADE01
+run "$BDEKEY" bek --vm vm-dual -g rg-vms -o "$tmp/keys/" --reason "DEMO-3"
+say "the key file opens the disk; unlock --vault fetches it by the disk's own protector ID, in memory only"
+run "$BDEKEY" unlock --test --key-file "$tmp/keys/$KV_FX_REAL_BEK_ID.BEK" \
+	"$tmp/bitlk-images/bitlk-aes-xts-128-startup-key.img"
+run "$BDEKEY" unlock --test --vault "$BDEKEY_VAULT" --reason "DEMO-3" \
+	"$tmp/bitlk-images/bitlk-aes-xts-128-startup-key.img"
+say "every password and key used was recorded first (no secret in the log)"
 run cat "$XDG_STATE_HOME/bdekey/audit.jsonl"
 say "done; stopping the servers"

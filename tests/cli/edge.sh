@@ -97,7 +97,7 @@ out=$(comp re)
 out=$(comp lookup --sh)
 [ "$out" = "--show" ] && ok || bad "completion of 'lookup --sh': '$out'"
 out=$(comp lookup --source "")
-[ "$out" = "ad graph all" ] && ok || bad "completion of --source: '$out'"
+[ "$out" = "ad graph all keyvault" ] && ok || bad "completion of --source: '$out'"
 
 echo "edge: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -37,7 +37,7 @@ stderr-has: no Entra tenant configured
 === bad --source
 args: lookup --device PC1 --source ldap
 exit: 2
-stderr-has: source 'ldap' is not ad, graph or all
+stderr-has: source 'ldap' is not ad, graph, all or keyvault
 
 === --read-out with --json
 args: lookup --device PC1 --read-out --json --ldap-uri ldap://127.0.0.1:9

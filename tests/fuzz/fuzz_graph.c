@@ -13,6 +13,7 @@
  *   6  Retry-After           http_parse_retry_after
  *   7  managedDevices page   graph_managed_page
  *   8  nextLink walk         graph_walk_page over the lines of the input
+ *   9  managed device        graph_rotation_parse (deviceActionResults)
  *
  * Properties beyond "no crash, no undefined behaviour": every key added
  * has a canonical key ID and a whole-GUID device id; a withheld password
@@ -274,12 +275,35 @@ walk(const uint8_t *p, size_t n)
 	free(s);
 }
 
+/* A rotation state is one of ours, its text a bounded word. */
+static void
+rotation(const uint8_t *p, size_t n)
+{
+	struct bde_rotation r;
+	cJSON *doc = parse(p, n);
+	size_t i, len;
+
+	if (graph_rotation_parse(doc, &r) == 0) {
+		if (r.state > BDE_ROT_OTHER || r.retry_after != -1)
+			abort();
+		len = strnlen(r.state_text, sizeof(r.state_text));
+		if (len == sizeof(r.state_text))
+			abort();
+		for (i = 0; i < len; i++)
+			if (!((r.state_text[i] >= 'a' && r.state_text[i] <=
+			    'z') || (r.state_text[i] >= 'A' &&
+			    r.state_text[i] <= 'Z')))
+				abort();
+	}
+	cJSON_Delete(doc);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
-	switch (data[0] % 9) {
+	switch (data[0] % 10) {
 	case 0:
 		pages(data + 1, size - 1, 0);
 		break;
@@ -306,6 +330,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 8:
 		walk(data + 1, size - 1);
+		break;
+	case 9:
+		rotation(data + 1, size - 1);
 		break;
 	}
 	return 0;

@@ -594,6 +594,11 @@ fi
 # --test asks the directory, and says when it is unreachable
 BDEKEY_LDAP_URI=ldap://127.0.0.1:$lport BDEKEY_TIMEOUT=3 bk unlock --test "$x128"
 [ "$rc" -ne 0 ] && ok || bad "unlock --test, directory not answering: exit 0"
+# the listener may accept (and log) only after bdekey gave up: wait for it
+for _ in $(seq 50); do
+	[ -s "$tmp/listener.log" ] && break
+	sleep 0.1
+done
 [ -s "$tmp/listener.log" ] && ok || bad "unlock --test did not ask the directory"
 
 echo "volume-cli: $pass passed, $fail failed"
