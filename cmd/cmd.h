@@ -152,6 +152,7 @@ extern const struct cmd cmd_volume;
 extern const struct cmd cmd_unlock;
 extern const struct cmd cmd_lock;
 extern const struct cmd cmd_bek;
+extern const struct cmd cmd_report;
 
 const struct cmd *cmd_find(const char *name);
 

@@ -15,6 +15,7 @@ const struct cmd *const cmd_table[] = {
 	&cmd_lock,
 	&cmd_bek,
 	&cmd_rotate,
+	&cmd_report,
 	&cmd_login,
 	&cmd_logout,
 	&cmd_config,

@@ -269,6 +269,7 @@ static const struct bde_backend_ops graph_ops = {
 	.find_device = graph_find_managed,
 	.rotate = graph_rotate,
 	.rotate_state = graph_rotate_state,
+	.escrow = graph_escrow,
 };
 
 enum bde_status

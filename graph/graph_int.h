@@ -336,4 +336,113 @@ struct graph_matches {
 enum bde_status graph_managed_page(const cJSON *value, void *arg,
     char **errstr);
 
+/*
+ * The escrow report (escrow.c): the backend's escrow operation, its join
+ * table and its page handlers.
+ *
+ * The table maps an Entra deviceId (16 bytes, written order) to the
+ * number of its recovery keys, the newest key's creation and the volume
+ * types they cover: 24 bytes a slot, open addressing with linear
+ * probing, at most 3/4 full, so 32 to 64 bytes a device that has keys.
+ * The hash is keyed with a random seed (a server cannot choose deviceIds
+ * that collide).  A slot is free while its count is 0.
+ */
+struct graph_escrow_slot {
+	uint8_t guid[16];
+	uint32_t newest;	/* newest key's creation, UTC s; 0 unknown */
+	uint32_t bits;		/* count | volume mask << VOL_SHIFT */
+};
+#define GRAPH_ESCROW_COUNT_MASK 0x0fffffffu
+#define GRAPH_ESCROW_VOL_SHIFT 28
+/* Volume mask bits: graph_volume_name's four answers. */
+#define GRAPH_VOL_OS 0x1u		/* operatingSystemVolume (1) */
+#define GRAPH_VOL_FIXED 0x2u		/* fixedDataVolume (2) */
+#define GRAPH_VOL_REMOVABLE 0x4u	/* removableDataVolume (3) */
+#define GRAPH_VOL_UNKNOWN 0x8u		/* unknownFutureValue, anything else */
+#define GRAPH_ESCROW_VOL_ALL 0xfu
+/* Devices with keys one walk keeps at most (about 100 MB of table). */
+#define GRAPH_ESCROW_MAX_DEVICES 2000000
+
+struct graph_escrow_table {
+	struct graph_escrow_slot *slot;	/* cap slots, cap a power of 2 */
+	size_t n, cap;			/* used, allocated */
+	uint64_t seed[2];
+};
+
+/* An empty table with a fresh seed; release frees its slots. */
+void graph_escrow_table_init(struct graph_escrow_table *t);
+void graph_escrow_table_release(struct graph_escrow_table *t);
+
+/*
+ * Count one key of device guid: created (UTC s; 0 or out of 32 bits:
+ * unknown, not counted as newest) and vol (GRAPH_VOL_* bits).  Returns
+ * 0, -1 out of memory, -2 when GRAPH_ESCROW_MAX_DEVICES devices are
+ * there already.
+ */
+int graph_escrow_table_add(struct graph_escrow_table *t,
+    const uint8_t guid[16], time_t created, unsigned vol);
+
+/* The slot of device guid (owned by t, valid until the next add), or NULL. */
+const struct graph_escrow_slot *graph_escrow_table_find(
+    const struct graph_escrow_table *t, const uint8_t guid[16]);
+
+/* The GRAPH_VOL_* bit of a volumeType in any of its three forms. */
+unsigned graph_escrow_volume_bit(const cJSON *volume_type);
+
+/*
+ * The names of the volume types in mask ("operatingSystem,fixedData"),
+ * comma-separated in bit order, into buf (cut at a whole name); returns
+ * the length written.
+ */
+size_t graph_escrow_volumes(unsigned mask, char *buf, size_t len);
+
+/*
+ * Whether s is a SID string: "S-1-", a 48-bit authority and 1 to 15
+ * 32-bit sub-authorities, decimal, at most 184 bytes.
+ */
+int graph_sid_ok(const char *s);
+
+/*
+ * The state of one escrow walk: the table the key pages fill, the
+ * callback the device pages call, and the counts of what was read and
+ * what could not be (skipped items, fields left empty).
+ */
+struct graph_escrow_walk {
+	struct graph_escrow_table table;
+	bde_escrow_fn fn;
+	void *arg;
+	unsigned long keys, devices, rows;
+	unsigned long bad_keys, bad_devices, bad_fields;
+};
+
+/*
+ * Page handler for recoveryKeys (arg: a graph_escrow_walk): each key
+ * with a GUID id and deviceId is counted into the table; others are
+ * skipped (bad_keys), a createdDateTime that is not a time is left out
+ * (bad_fields).  BDE_ENOMEM; BDE_EPROTO past GRAPH_ESCROW_MAX_DEVICES.
+ * No I/O.
+ */
+enum bde_status graph_escrow_key_page(const cJSON *value, void *arg,
+    char **errstr);
+
+/*
+ * Page handler for devices (arg: a graph_escrow_walk): fn once per
+ * device with a displayName and a GUID deviceId (or none), its row
+ * joined with the table (device_id upper case; strings borrowed for the
+ * call); other items are skipped (bad_devices), unreadable or over-long
+ * fields left NULL/0 (bad_fields).  fn returning non-zero: BDE_EIO
+ * "stopped".  No I/O.
+ */
+enum bde_status graph_escrow_device_page(const cJSON *value, void *arg,
+    char **errstr);
+
+/*
+ * The backend's escrow operation (core.h): the recoveryKeys pages into
+ * the table, then the devices pages, one row each.  Errors: those of
+ * graph_pages; BDE_EIO "stopped"; BDE_EPROTO after the last row when
+ * anything was skipped or left empty (the message counts them).
+ */
+enum bde_status graph_escrow(void *self, bde_escrow_fn fn, void *arg,
+    char **errstr);
+
 #endif

@@ -583,6 +583,7 @@ static const struct bde_backend_ops ad_ops = {
 	.identity = ad_identity,
 	.close = ad_close,
 	.key_package = ad_key_package,
+	.escrow = ad_escrow,
 };
 
 enum bde_status

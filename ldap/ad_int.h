@@ -23,6 +23,8 @@
  *   gc.c      the forest: Global Catalog and other domains' DCs, opened
  *             on demand; which domain an object is in
  *   package.c the key_package operation
+ *   escrow.c  the escrow operation: two paged searches joined in a
+ *             compact table (its parsers and the table are pure)
  *   ad.c      the lookups, open/close and the ops table
  */
 #ifndef BDEKEY_AD_INT_H
@@ -626,5 +628,69 @@ enum bde_status ad_lookup_conn(struct ad *home, struct ad **sc,
 /* The key_package operation (see struct bde_backend_ops). */
 enum bde_status ad_key_package(void *self, const struct bde_keyid *id,
     struct bde_package *out, char **errstr);
+
+/* ------------------------------------------------------------------ */
+/* escrow.c                                                             */
+
+/* "S-1-", "0x" and 12 hex digits, 15 x "-4294967295", NUL */
+#define AD_SID_TEXT_MAX 184
+
+/*
+ * A binary objectSid ([MS-DTYP] 2.4.2.2) as text ("S-1-5-21-...", 2.4.2.1)
+ * into out.  0, or -1 unless it has revision 1, at most 15
+ * sub-authorities and exactly their length (out is then untouched).
+ */
+int ad_sid_text(const struct berval *bv, char out[AD_SID_TEXT_MAX]);
+
+/*
+ * An Integer8 FILETIME as AD sends it (lastLogonTimestamp: decimal
+ * text, 100 ns since 1601) into UTC seconds: 0 for 0 and for the largest
+ * value (both say "never").  Returns 0, or -1 for anything but plain
+ * digits without a leading zero, or a time before 1970 or after 9999.
+ */
+int ad_filetime_parse(const struct berval *bv, time_t *out);
+
+/*
+ * A 64-bit hash (FNV-1a from seed) of the DN of len bytes in one form
+ * (RFC 4514: ASCII case, escapes and spaces around separators do not
+ * count), so a parent DN cut from a child's DN and the DN the server
+ * gives the parent hash alike.  0, or -1 when dn does not parse (or
+ * holds a NUL).
+ */
+int ad_dn_hash(const char *dn, size_t len, uint64_t seed, uint64_t *out);
+
+/* Distinct volumes a table keeps per computer. */
+#define AD_ESCROW_VOLS 4
+
+/* What a join table holds for one computer. */
+struct ad_escrow_info {
+	unsigned nkeys;		/* recovery objects counted */
+	time_t newest;		/* the latest whenCreated, 0 none */
+	unsigned nvol;		/* distinct volumes in vol */
+	int more;		/* and at least one other volume */
+	uint8_t vol[AD_ESCROW_VOLS][16];	/* as stored, in order met */
+};
+
+/*
+ * The join table: DN hash -> keys, newest time, first distinct volumes
+ * (memory per computer: see escrow.c).  new returns NULL when out of
+ * memory; free (NULL is fine) frees all.  add counts one recovery object
+ * of the computer whose DN hashes to h, created at created (<= 0:
+ * unknown), on volume vol (16 bytes as stored, or NULL): 0, or -1 out of
+ * memory.  get fills *out: 0,
+ * or -1 when h has nothing.  bytes: what the table has allocated.
+ */
+struct ad_escrow_table;
+struct ad_escrow_table *ad_escrow_table_new(void);
+void ad_escrow_table_free(struct ad_escrow_table *t);
+int ad_escrow_table_add(struct ad_escrow_table *t, uint64_t h,
+    time_t created, const uint8_t vol[16]);
+int ad_escrow_table_get(const struct ad_escrow_table *t, uint64_t h,
+    struct ad_escrow_info *out);
+size_t ad_escrow_table_bytes(const struct ad_escrow_table *t);
+
+/* The escrow operation (see struct bde_backend_ops). */
+enum bde_status ad_escrow(void *self, bde_escrow_fn fn, void *arg,
+    char **errstr);
 
 #endif

@@ -113,7 +113,7 @@ rm -f "$addir.log"
 	run "ad fixture self-test" timeout 300 "$PY" tests/ad/selftest.py "$addir"
 run "graph emulator self-test" timeout 300 bash tests/graph/selftest.sh
 run "key vault emulator self-test" timeout 300 bash tests/keyvault/selftest.sh
-for suite in tests/ad/test-ad.sh tests/ad/test-discovery.sh tests/graph/test-graph.sh tests/keyvault/test-keyvault.sh tests/hostile/test-hostile.sh tests/e2e/test-*.sh tests/cli/audit-order.sh; do
+for suite in tests/ad/test-ad.sh tests/ad/test-discovery.sh tests/ad/test-report.sh tests/graph/test-graph.sh tests/graph/test-report.sh tests/graph/test-rotate-wait.sh tests/keyvault/test-keyvault.sh tests/hostile/test-hostile.sh tests/e2e/test-*.sh tests/cli/audit-order.sh; do
 	[ -f "$suite" ] || continue
 	run "$suite" timeout 1800 bash "$suite"
 done

@@ -29,7 +29,13 @@ run() {
 }
 
 say "starting a Samba AD domain controller with its DNS server on loopback (first run provisions it: ~15 s)"
-tests/ad/dnsdc.sh start "$tmp/ad" >/dev/null 2>&1
+# (not 127.0.0.1: Samba's DNS set-up will not register a DC on that one)
+if ! AD_IP=${DEMO_AD_IP:-127.0.0.81} tests/ad/dnsdc.sh start "$tmp/ad" \
+    >"$tmp/dc.log" 2>&1; then
+	tail -n 15 "$tmp/dc.log" >&2
+	echo "demo: the Samba AD DC did not start" >&2
+	exit 1
+fi
 eval "$(tests/ad/dc.sh env "$tmp/ad")"
 say "starting the Microsoft Graph / identity platform emulator"
 "$PY" tests/e2e/hybrid_fixture.py "$tmp/fixture.json"
@@ -54,10 +60,16 @@ printf '%s$ bdekey config --dns-server %s | sed -n %s%s\n' "$bold" "$AD_IP" \
 	"'/^# no URI/,\$p'" "$plain"
 env -u BDEKEY_LDAP_URI "$BDEKEY" config --dns-server "$AD_IP" |
 	sed -n '/^# no URI/,$p' || printf '(exit status %d)\n' "$?"
+say "escrow health across both directories: one row per device, hybrid devices joined (metadata only: no password is read)"
+run "$BDEKEY" report --stale 365
+say "only the devices with no key on file, for a spreadsheet"
+run "$BDEKEY" report --missing --csv
 say "the user reads the password back with one misheard digit"
 run "$BDEKEY" check 496298-461032-321465-595518-463221-173943-033616-139579
 say "read it out block by block (on a terminal bdekey waits for Enter)"
 run "$BDEKEY" lookup --device PC-ALPHA --key-id 063EA4E1 --read-out --reason "DEMO-1"
+say "a password read out is rotated: Intune asks the device for a new one, and bdekey waits until the new key is escrowed"
+run "$BDEKEY" rotate --device PC-ALPHA --yes --wait 60 --poll 1 --reason "DEMO-1"
 
 # the disk in hand: a BitLocker volume Windows made (tests/volume/data/),
 # its recovery password escrowed in the test domain under its protector ID

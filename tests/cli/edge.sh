@@ -93,7 +93,9 @@ comp() {
 		_bdekey; echo "${COMPREPLY[*]}"' _ "$BDEKEY" "$@"
 }
 out=$(comp re)
-[ "$out" = "recover" ] && ok || bad "completion of 're': '$out'"
+[ "$out" = "recover report" ] && ok || bad "completion of 're': '$out'"
+out=$(comp rep)
+[ "$out" = "report" ] && ok || bad "completion of 'rep': '$out'"
 out=$(comp lookup --sh)
 [ "$out" = "--show" ] && ok || bad "completion of 'lookup --sh': '$out'"
 out=$(comp lookup --source "")

@@ -39,7 +39,10 @@ IDLE_TIMEOUT_S = 30                 # keep-alive idle / slow-client bound
 HUGE_BODY_BYTES = 12 * 1024 * 1024  # "HUGE-BODY" answers are bigger than 10 MiB
 SKEW_S = 300                        # clock skew allowed on client assertions
 MAX_ASSERTION_LIFETIME_S = 600      # exp - iat allowed (plus SKEW_S)
-GEN_MAX = 5_000_000                 # upper bound for --gen-keys
+GEN_MAX = 5_000_000                 # upper bound for --gen-keys, --gen-devices, --gen-device-keys
+SCALE_EPOCH = 1672531200            # --gen-devices: keys from 2023-01-01T00:00:00Z ...
+SCALE_SPAN_S = 63072000             # ... spread over two years, whatever their number
+DAY = 86400
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_GRAPH_HOST = "https://graph.microsoft.com"
@@ -72,7 +75,8 @@ MANAGED_WRITE = {"DeviceManagementManagedDevices.ReadWrite.All"}
 
 KEY_PROPS = ["id", "createdDateTime", "volumeType", "deviceId"]
 DEVICE_PROPS = ["id", "deviceId", "displayName", "operatingSystem", "operatingSystemVersion",
-                "trustType", "accountEnabled", "registrationDateTime", "approximateLastSignInDateTime"]
+                "trustType", "accountEnabled", "registrationDateTime", "approximateLastSignInDateTime",
+                "onPremisesSecurityIdentifier"]
 MANAGED_PROPS = ["id", "deviceName", "azureADDeviceId", "userPrincipalName", "operatingSystem",
                  "osVersion", "managedDeviceOwnerType", "complianceState", "lastSyncDateTime"]
 
@@ -92,6 +96,8 @@ DEFAULT_KNOBS = {
     },
     "page_size": 2,
     "devices_page_size": 100,
+    "devices_top_max": 999,
+    "next_link_origin": None,
     "empty_page_every": 0,
     "throttle_every_n": 0,
     "retry_after_s": 1,
@@ -110,7 +116,11 @@ DEFAULT_KNOBS = {
     "refresh_cross_resource": False,
     "resource_refused_clients": [],
     "refresh_delay_ms": 0,
+    "rotation": {},
 }
+# POST /_test/config {"rotation": {"<managed device id or device name>": {...}}}: per device
+ROTATION_DEFAULT = {"pending_polls": 0, "outcome": "done", "error_code": -2016345060, "retry_after": None}
+ROTATE_RESULT_TYPE = "#microsoft.graph.rotateBitLockerKeysDeviceActionResult"
 
 
 # ---------------------------------------------------------------- small helpers
@@ -138,6 +148,24 @@ def jdump(obj):
 
 def random_password(rng=secrets):
     return "-".join("%06d" % (11 * rng.randbelow(65536)) for _ in range(8))
+
+
+def hashed_password(seed):
+    """A valid recovery password computed from seed (bytes): same seed, same password."""
+    h = hashlib.sha256(seed).digest()
+    return "-".join("%06d" % (11 * int.from_bytes(h[2 * j:2 * j + 2], "big")) for j in range(8))
+
+
+_REL_TIME = re.compile(r"^now(?:-(\d+)([dhms]))?$")
+
+
+def rel_time(v, now):
+    """Fixture times may be relative to the emulator's start: "now", "now-3d", "now-2h", "now-30s"."""
+    m = _REL_TIME.match(v) if isinstance(v, str) else None
+    if not m:
+        return v
+    n = int(m.group(1) or 0) * {"d": DAY, "h": 3600, "m": 60, "s": 1}.get(m.group(2) or "s")
+    return iso(now - n)
 
 
 class Resp:
@@ -252,10 +280,15 @@ class Generated:
     """
     MASK = {"key": 0x5A17C3E29B04, "dev": 0x2C9E41D7F0A3, "obj": 0x71B3A95C0E6D}
 
-    def __init__(self, n, per_device=2):
+    def __init__(self, n, per_device=2, ndev=None, now=None):
         self.n = n
         self.per = per_device
-        self.ndev = (n + per_device - 1) // per_device
+        self.ndev = (n + per_device - 1) // per_device if ndev is None else ndev
+        # scale mode (--gen-devices): devices have a trust type, SID and last sign-in; keys
+        # span two years whatever their number
+        self.scale = ndev is not None
+        self.now = int(now or time.time())
+        self.step = max(1, SCALE_SPAN_S // max(1, n)) if self.scale else 37 * 60
 
     @classmethod
     def guid(cls, kind, i):
@@ -280,13 +313,25 @@ class Generated:
         vt = (1 if os_volume else 2)
         vt = [vt, str(vt), "operatingSystemVolume" if os_volume else "fixedDataVolume"][form]
         return {"id": self.guid("key", i), "deviceId": self.guid("dev", d),
-                "createdDateTime": iso(1672531200 + i * 37 * 60),
+                "createdDateTime": iso(SCALE_EPOCH + i * self.step),
                 "volumeType": vt, "key": "-".join("%06d" % (11 * w) for w in words),
                 "wrap_value": False, "visible_after": 0}
 
     def device(self, d):
-        return {"id": self.guid("obj", d), "deviceId": self.guid("dev", d),
-                "displayName": "GEN-%06d" % d, "keys": None, "broken": None}
+        dev = {"id": self.guid("obj", d), "deviceId": self.guid("dev", d),
+               "displayName": "GEN-%06d" % d, "keys": None, "broken": None}
+        if self.scale:
+            # every 4th hybrid (with a SID), every 10th inactive (200 days), the rest seen
+            # within the last 30 days
+            if d % 4 == 0:
+                dev["trustType"] = "ServerAd"
+                dev["onPremisesSecurityIdentifier"] = "S-1-5-21-1004336348-1177238915-682003330-%d" % (10000 + d)
+            ago = 200 * DAY if d % 10 == 9 else (d % 30) * DAY + 3600
+            dev["approximateLastSignInDateTime"] = iso(self.now - ago)
+        return dev
+
+    def devices_range(self, start, stop):
+        return [self.device(d) for d in range(max(0, start), min(self.ndev, stop))]
 
     def key_by_id(self, kid):
         i = self.index_of("key", kid, self.n)
@@ -303,7 +348,8 @@ class Generated:
 # ---------------------------------------------------------------- state
 
 class State:
-    def __init__(self, fixture_path, cert_dir, page_size, delay_ms, gen_keys, log):
+    def __init__(self, fixture_path, cert_dir, page_size, delay_ms, gen_keys, log, gen_devices=None,
+                 gen_device_keys=0, report_fixture=False, devices_page_size=None):
         self.fixture_path = fixture_path
         self.cert_dir = cert_dir
         self.cli_knobs = {}
@@ -311,7 +357,15 @@ class State:
             self.cli_knobs["page_size"] = page_size
         if delay_ms is not None:
             self.cli_knobs["delay_ms"] = delay_ms
-        self.gen = Generated(gen_keys)
+        if devices_page_size is not None:
+            self.cli_knobs["devices_page_size"] = devices_page_size
+        self.report_fixture = report_fixture
+        self.started = time.time()
+        if gen_devices is not None:
+            per = max(1, -(-gen_device_keys // max(1, gen_devices)))
+            self.gen = Generated(gen_device_keys, per, gen_devices, self.started)
+        else:
+            self.gen = Generated(gen_keys)
         self.log = log
         self.lock = threading.RLock()
         self.codes_cond = threading.Condition(self.lock)    # a device code was issued
@@ -342,15 +396,23 @@ class State:
             self.users = {u["upn"].lower(): u for u in fx["users"]}
             self.devices = []
             self.keys = []
-            for d in fx["devices"]:
-                dev = {k: v for k, v in d.items() if k != "keys"}
+            devices = list(fx["devices"])
+            if self.report_fixture:
+                devices += fx.get("report_devices", [])
+            for d in devices:
+                dev = {k: v for k, v in d.items() if k not in ("keys", "generate_keys")}
                 dev.setdefault("broken", None)
+                for t in ("approximateLastSignInDateTime", "registrationDateTime"):
+                    if t in dev:
+                        dev[t] = rel_time(dev[t], self.started)
                 self.devices.append(dev)
                 for k in d.get("keys", []):
-                    key = {"id": k["id"], "deviceId": d["deviceId"], "createdDateTime": k["createdDateTime"],
+                    key = {"id": k["id"], "deviceId": d["deviceId"],
+                           "createdDateTime": rel_time(k["createdDateTime"], self.started),
                            "volumeType": k["volumeType"], "key": k["key"],
                            "wrap_value": bool(k.get("wrap_value")), "visible_after": 0}
                     self.keys.append(key)
+                self.keys += self.device_keys(d)
             self.managed = [dict(m) for m in fx.get("managedDevices", [])]
             self.device_codes = {}
             self.codes_issued = 0
@@ -359,15 +421,35 @@ class State:
             self.jtis = {}
             self.audit = []
             self.rotations = []
+            self.actions = {}       # managed device id (lower) -> its rotateBitLockerKeys action
             self.graph_counter = 0
             self.reset_stats()
+
+    def device_keys(self, d):
+        """The keys a fixture device asks to have made in code ("generate_keys": N).
+
+        Key i of N: id uuid5(URL, "bdekey-report:<deviceId>:<i>"), created i+1 days before the
+        newest, which is a day before the emulator started; even i an OS volume (number 1),
+        odd i a fixed data volume (its name); a valid password computed from the id.
+        """
+        n = int(d.get("generate_keys") or 0)
+        out = []
+        for i in range(n):
+            kid = str(uuid.uuid5(uuid.NAMESPACE_URL, "bdekey-report:%s:%d" % (d["deviceId"], i)))
+            out.append({"id": kid, "deviceId": d["deviceId"],
+                        "createdDateTime": iso(self.started - (n - i) * DAY),
+                        "volumeType": 1 if i % 2 == 0 else "fixedDataVolume",
+                        "key": hashed_password(kid.encode()), "wrap_value": False, "visible_after": 0})
+        return out
 
     def reset_stats(self):
         with self.lock:
             self.stats = {"http_requests": 0, "auth_requests": 0, "graph_requests": 0,
                           "tls_connections": 0, "token_requests": {}, "tokens_issued": 0,
                           "key_reads": 0, "batch_requests": 0, "batch_items": 0, "throttled": 0,
-                          "dropped": 0}
+                          "dropped": 0, "device_list_requests": 0, "key_list_requests": 0,
+                          "key_get_requests": 0, "key_selected": 0, "managed_device_gets": 0,
+                          "rotation_polls": 0}
 
     def _load_cert(self, app, path):
         full = path if os.path.isabs(path) else os.path.join(self.cert_dir, path)
@@ -392,12 +474,39 @@ class State:
                     if k2 not in DEFAULT_KNOBS["device_flow"]:
                         raise ValueError("unknown knob device_flow.%s" % k2)
                     self.knobs["device_flow"][k2] = v2
+            elif k == "rotation":
+                if not isinstance(v, dict):
+                    raise ValueError("rotation must be an object")
+                for who, r in v.items():
+                    if r is None:
+                        self.knobs["rotation"].pop(who.lower(), None)
+                        continue
+                    self.knobs["rotation"][who.lower()] = self._rotation_entry(who, r)
             else:
                 self.knobs[k] = copy.deepcopy(v)
         if self.knobs["empty_page_every"] == 1:
             raise ValueError("empty_page_every must be 0 or >= 2")
         if int(self.knobs["page_size"]) < 1:
             raise ValueError("page_size must be >= 1")
+
+    @staticmethod
+    def _rotation_entry(who, r):
+        """A checked rotation entry with its defaults filled in."""
+        if not isinstance(r, dict):
+            raise ValueError("rotation.%s must be an object" % who)
+        bad = set(r) - set(ROTATION_DEFAULT)
+        if bad:
+            raise ValueError("unknown knob rotation.%s.%s" % (who, sorted(bad)[0]))
+        e = dict(ROTATION_DEFAULT, **r)
+        if not isinstance(e["pending_polls"], int) or isinstance(e["pending_polls"], bool) or e["pending_polls"] < 0:
+            raise ValueError("rotation.%s.pending_polls must be an integer >= 0" % who)
+        if e["outcome"] not in ("done", "failed", "never"):
+            raise ValueError("rotation.%s.outcome must be done, failed or never" % who)
+        if not isinstance(e["error_code"], int) or isinstance(e["error_code"], bool):
+            raise ValueError("rotation.%s.error_code must be an integer" % who)
+        if e["retry_after"] is not None and (not isinstance(e["retry_after"], int) or e["retry_after"] < 0):
+            raise ValueError("rotation.%s.retry_after must be null or an integer >= 0" % who)
+        return e
 
     # -- directory lookups (call with the lock held)
 
@@ -430,6 +539,14 @@ class State:
             yield d
         for i in range(self.gen.ndev):
             yield self.gen.device(i)
+
+    def devices_slice(self, start, stop):
+        """all_devices()[start:stop] without making the ones before start."""
+        out = self.devices[start:stop]
+        nf = len(self.devices)
+        if stop > nf:
+            out += self.gen.devices_range(max(0, start - nf), stop - nf)
+        return out
 
 
 # ---------------------------------------------------------------- log
@@ -1213,11 +1330,18 @@ class App:
             rq.query = parse_query(rq.qs)
         except ValueError as e:
             return self.graph_error(rq, 400, "BadRequest", "Invalid query string: %s" % e)
+        if "key" in [p.strip().lower() for p in rq.query.get("$select", "").split(",")]:
+            # a request that asks for the password, whatever the answer (report must never)
+            with self.s.lock:
+                self.s.stats["key_selected"] += 1
         if low == ["devices"]:
+            self.count("device_list_requests")
             return self.only(rq, "GET") or self.list_devices(rq, tok, version)
         if low == ["informationprotection", "bitlocker", "recoverykeys"]:
+            self.count("key_list_requests")
             return self.only(rq, "GET") or self.list_keys(rq, tok, version)
         if len(low) == 4 and low[:3] == ["informationprotection", "bitlocker", "recoverykeys"]:
+            self.count("key_get_requests")
             return self.only(rq, "GET") or self.get_key(rq, tok, rest[3])
         if low == ["$batch"]:
             if rq.batch:
@@ -1233,6 +1357,10 @@ class App:
             return self.only(rq, "POST") or self.rotate(rq, tok, rest[2])
         return self.graph_error(rq, 400, "BadRequest", "Resource not found for the segment '%s'."
                                 % (rest[0] if rest else version))
+
+    def count(self, name):
+        with self.s.lock:
+            self.s.stats[name] += 1
 
     def only(self, rq, method):
         if rq.method != method:
@@ -1286,7 +1414,7 @@ class App:
         params = [(k, v) for k, v in rq.query.items() if k != "$skiptoken"] + [("$skiptoken", tok)]
         qs = "&".join("%s=%s" % (urllib.parse.quote(k, safe="$"), urllib.parse.quote(v, safe="$,()'"))
                       for k, v in params)
-        return "%s%s?%s" % (rq.base, rq.path, qs)
+        return "%s%s?%s" % (self.s.knobs["next_link_origin"] or rq.base, rq.path, qs)
 
     def filter_arg(self, rq, code):
         f = rq.query.get("$filter")
@@ -1335,15 +1463,21 @@ class App:
             except ValueError:
                 return self.graph_error(rq, 400, "Request_BadRequest", "Invalid page size specified: '%s'. Must be "
                                         "between 1 and 999 inclusive." % rq.query["$top"])
+            # server-driven paging: a page may hold fewer than $top asked for
+            size = min(size, max(1, int(self.s.knobs["devices_top_max"])))
         fp = "dev|%s" % rq.query.get("$filter", "")
         offset, page = self.page_params(rq, fp)
         with self.s.lock:
             if flt and flt[0] == "eq" and flt[1].lower() == "displayname" and re.fullmatch(r"GEN-\d{6}", flt[2], re.I):
                 n = int(flt[2][4:])
                 source = [d for d in self.s.devices if match(d)] + ([self.s.gen.device(n)] if n < self.s.gen.ndev else [])
+                chunk = list(itertools.islice(source, offset, offset + size + 1))
+            elif not flt:
+                # by index: a page of 100,000 generated devices costs what page 1 costs
+                chunk = self.s.devices_slice(offset, offset + size + 1)
             else:
                 source = (d for d in self.s.all_devices() if match(d))
-            chunk = list(itertools.islice(source, offset, offset + size + 1))
+                chunk = list(itertools.islice(source, offset, offset + size + 1))
         body = {"@odata.context": "%s/graph/%s/$metadata#devices%s" % (
             rq.base, version, "(%s)" % ",".join(props) if "$select" in rq.query else "")}
         if rq.query.get("$count", "").lower() == "true":
@@ -1351,7 +1485,9 @@ class App:
         body["value"] = [self.device_json(d, props) for d in chunk[:size]]
         if len(chunk) > size:
             body["@odata.nextLink"] = self.next_link(rq, fp, offset + size, page + 1)
-        return Resp(200, body)
+        r = Resp(200, body)
+        r.note = "page=%d items=%d" % (page, len(body["value"]))
+        return r
 
     def device_json(self, d, props):
         full = {"id": d["id"], "deviceId": d["deviceId"], "displayName": d["displayName"],
@@ -1359,7 +1495,8 @@ class App:
                 "operatingSystemVersion": d.get("operatingSystemVersion", "10.0.22631.4317"),
                 "trustType": d.get("trustType", "AzureAd"), "accountEnabled": d.get("accountEnabled", True),
                 "registrationDateTime": d.get("registrationDateTime", "2023-11-02T08:15:00Z"),
-                "approximateLastSignInDateTime": d.get("approximateLastSignInDateTime", "2025-05-30T07:45:00Z")}
+                "approximateLastSignInDateTime": d.get("approximateLastSignInDateTime", "2025-05-30T07:45:00Z"),
+                "onPremisesSecurityIdentifier": d.get("onPremisesSecurityIdentifier")}
         return {p: full[p] for p in props}
 
     # recovery keys
@@ -1540,12 +1677,74 @@ class App:
     def get_managed(self, rq, tok, mid):
         if not tok["perms"] & MANAGED_READ:
             return self.managed_forbidden(rq, MANAGED_READ)
+        self.check_options(rq, {"$select"})
+        props = MANAGED_PROPS + ["deviceActionResults"]
+        if "$select" in rq.query:
+            try:
+                props = parse_select(rq.query["$select"], props)
+            except ValueError as e:
+                return self.graph_error(rq, 400, "BadRequest", "Could not find a property named '%s' on type "
+                                                               "'microsoft.graph.managedDevice'." % e)
         with self.s.lock:
             m = next((m for m in self.s.managed if m["id"].lower() == mid.lower()), None)
-        if m is None:
-            return self.graph_error(rq, 404, "ResourceNotFound", "Managed device '%s' was not found." % mid)
-        return Resp(200, dict({"@odata.context": "%s/graph/beta/$metadata#deviceManagement/managedDevices/$entity"
-                                                 % rq.base}, **self.managed_json(m, MANAGED_PROPS)))
+            if m is None:
+                return self.graph_error(rq, 404, "ResourceNotFound", "Managed device '%s' was not found." % mid)
+            self.s.stats["managed_device_gets"] += 1
+            results, act = self.action_results(m)
+        body = self.managed_json(m, [p for p in props if p != "deviceActionResults"])
+        if "deviceActionResults" in props:
+            body["deviceActionResults"] = results
+        r = Resp(200, dict({"@odata.context": "%s/graph/%s/$metadata#deviceManagement/managedDevices/$entity"
+                                              % (rq.base, rq.segs[1])}, **body))
+        if act is not None:
+            r.note = "rotation=%s poll=%d" % (act["state"], act["polls"])
+            if act["state"] == "pending" and act["cfg"] and act["cfg"]["retry_after"] is not None:
+                r.headers.append(("Retry-After", str(act["cfg"]["retry_after"])))
+        return r
+
+    def rotation_key(self, m, now):
+        """A rotated key on managed device m's Entra device (lock held); recorded in /_test/rotations."""
+        key = {"id": str(uuid.uuid4()), "deviceId": m["azureADDeviceId"], "createdDateTime": iso(now),
+               "volumeType": self.s.knobs["rotation_volume_type"], "key": random_password(),
+               "wrap_value": False, "visible_after": now + float(self.s.knobs["rotation_delay_s"] or 0)}
+        self.s.keys.append(key)
+        return key
+
+    def action_results(self, m):
+        """deviceActionResults of managed device m for one GET (lock held): -> (list, action or None).
+
+        Each GET after a rotateBitLockerKeys POST is one poll.  Without a "rotation" entry for the
+        device its key came with the POST and the first poll says done; with one, the first
+        pending_polls polls say pending, then the outcome: done (a new key appears now), failed
+        (errorCode), or never (pending for ever).
+        """
+        results = [{"@odata.type": "#microsoft.graph.deviceActionResult", "actionName": "syncDevice",
+                    "actionState": "done", "startDateTime": "2025-05-30T07:50:00Z",
+                    "lastUpdatedDateTime": "2025-05-30T07:51:00Z"}]
+        act = self.s.actions.get(m["id"].lower())
+        if act is None:
+            return results, None
+        act["polls"] += 1
+        act["record"]["polls"] = act["polls"]
+        self.s.stats["rotation_polls"] += 1
+        cfg = act["cfg"]
+        if act["state"] == "pending":
+            now = time.time()
+            outcome = "done" if cfg is None else cfg["outcome"]
+            if outcome != "never" and (cfg is None or act["polls"] > cfg["pending_polls"]):
+                act["state"] = outcome
+                act["last"] = now
+                if outcome == "failed":
+                    act["error"] = cfg["error_code"]
+                elif cfg is not None:
+                    key = self.rotation_key(m, now)
+                    act["record"].update({"newKeyId": key["id"], "key": key["key"],
+                                          "visibleAt": iso(key["visible_after"])})
+                act["record"]["state"] = act["state"]
+        results.append({"@odata.type": ROTATE_RESULT_TYPE, "actionName": "rotateBitLockerKeys",
+                        "actionState": act["state"], "startDateTime": iso(act["start"]),
+                        "lastUpdatedDateTime": iso(act["last"]), "errorCode": act["error"]})
+        return results, act
 
     def rotate(self, rq, tok, mid):
         # the action takes no body ("Do not supply a request body"): a form is a client bug
@@ -1560,16 +1759,21 @@ class App:
             if m is None:
                 return self.graph_error(rq, 404, "ResourceNotFound", "Managed device '%s' was not found." % mid)
             now = time.time()
-            key = {"id": str(uuid.uuid4()), "deviceId": m["azureADDeviceId"], "createdDateTime": iso(now),
-                   "volumeType": self.s.knobs["rotation_volume_type"], "key": random_password(),
-                   "wrap_value": False, "visible_after": now + float(self.s.knobs["rotation_delay_s"] or 0)}
-            self.s.keys.append(key)
-            self.s.rotations.append({"time": iso(now, frac=True), "managedDeviceId": m["id"],
-                                     "deviceId": m["azureADDeviceId"], "newKeyId": key["id"], "key": key["key"],
-                                     "visibleAt": iso(key["visible_after"]), "actorType": tok["kind"],
-                                     "actor": tok["upn"] or tok["client_id"], "clientRequestId": rq.client_request_id})
+            rot = self.s.knobs["rotation"]
+            cfg = rot.get(m["id"].lower(), rot.get(m["deviceName"].lower()))
+            # without a "rotation" entry the key comes at once, as it always did; with one it
+            # comes when a poll of the managed device says done
+            key = self.rotation_key(m, now) if cfg is None else None
+            record = {"time": iso(now, frac=True), "managedDeviceId": m["id"],
+                      "deviceId": m["azureADDeviceId"], "newKeyId": key and key["id"], "key": key and key["key"],
+                      "visibleAt": key and iso(key["visible_after"]), "actorType": tok["kind"],
+                      "actor": tok["upn"] or tok["client_id"], "clientRequestId": rq.client_request_id,
+                      "state": "pending", "polls": 0}
+            self.s.rotations.append(record)
+            self.s.actions[m["id"].lower()] = {"state": "pending", "polls": 0, "start": now, "last": now,
+                                               "error": 0, "cfg": copy.deepcopy(cfg), "record": record}
         r = Resp(204)
-        r.note = "rotated new_key=%s" % key["id"]
+        r.note = "rotated new_key=%s" % (key["id"] if key else "on-done")
         return r
 
     # $batch
@@ -1773,6 +1977,22 @@ class App:
                                 r["status"] = "revoked"
                                 n_rt += 1
                     return Resp(200, {"ok": True, "access_tokens": len(s.access_tokens), "refresh_revoked": n_rt})
+            if name == "device":
+                # change a fixture device's properties (e.g. the SID of a provisioned domain)
+                who = str(args.get("match") or "").lower()
+                props = args.get("set")
+                if not isinstance(props, dict) or not props:
+                    return Resp(400, {"error": "need {\"match\": NAME or DEVICE_ID, \"set\": {...}}"})
+                bad = [p for p in props if p not in DEVICE_PROPS or p in ("id", "deviceId")]
+                if bad:
+                    return Resp(400, {"error": "cannot set %r" % bad[0]})
+                with s.lock:
+                    hit = [d for d in s.devices if who in (d["displayName"].lower(), d["deviceId"].lower())]
+                    for d in hit:
+                        d.update(props)
+                if not hit:
+                    return Resp(404, {"error": "no fixture device %r" % args.get("match")})
+                return Resp(200, {"ok": True, "devices": len(hit)})
             if name == "reset":
                 try:
                     s.reset()
@@ -1985,17 +2205,34 @@ def main():
     ap.add_argument("--log", help="request log file")
     ap.add_argument("--page-size", type=int, default=None, help="recoveryKeys page size (default 2)")
     ap.add_argument("--gen-keys", type=int, default=0, help="extra keys on generated devices GEN-nnnnnn")
+    ap.add_argument("--gen-devices", type=int, default=None,
+                    help="scale mode: this many generated devices GEN-nnnnnn (with --gen-device-keys)")
+    ap.add_argument("--gen-device-keys", type=int, default=0,
+                    help="scale mode: this many keys spread over the --gen-devices devices")
+    ap.add_argument("--devices-page-size", type=int, default=None, help="devices page size without $top")
+    ap.add_argument("--report-fixture", action="store_true",
+                    help="also load the fixture's report_devices (bdekey report's cases)")
     ap.add_argument("--bind", default="127.0.0.1", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if not 0 <= a.gen_keys <= GEN_MAX:
         ap.error("--gen-keys must be between 0 and %d" % GEN_MAX)
     if a.page_size is not None and a.page_size < 1:
         ap.error("--page-size must be >= 1")
+    if a.devices_page_size is not None and a.devices_page_size < 1:
+        ap.error("--devices-page-size must be >= 1")
+    if a.gen_devices is not None:
+        if a.gen_keys:
+            ap.error("--gen-devices and --gen-keys exclude each other")
+        if not 1 <= a.gen_devices <= GEN_MAX or not 0 <= a.gen_device_keys <= GEN_MAX:
+            ap.error("--gen-devices must be between 1 and %d, --gen-device-keys between 0 and %d"
+                     % (GEN_MAX, GEN_MAX))
+    elif a.gen_device_keys:
+        ap.error("--gen-device-keys needs --gen-devices")
 
     log = Log(a.log)
     try:
         state = State(a.state, a.cert_dir or os.path.dirname(os.path.abspath(a.state)), a.page_size, a.delay_ms,
-                      a.gen_keys, log)
+                      a.gen_keys, log, a.gen_devices, a.gen_device_keys, a.report_fixture, a.devices_page_size)
     except (OSError, ValueError, KeyError) as e:
         print("emulator: cannot load state %s: %s" % (a.state, e), file=sys.stderr)
         return 2
@@ -2013,8 +2250,10 @@ def main():
         print("emulator: cannot listen on %s:%d: %s" % (a.bind, a.port, e), file=sys.stderr)
         return 2
     port = srv.server_address[1]
-    log.line("start pid=%d port=%d page_size=%s gen_keys=%d delay_ms=%s" % (
-        os.getpid(), port, state.knobs["page_size"], a.gen_keys, state.knobs["delay_ms"]))
+    log.line("start pid=%d port=%d page_size=%s gen_keys=%d delay_ms=%s gen_devices=%s gen_device_keys=%d "
+             "report_fixture=%d" % (os.getpid(), port, state.knobs["page_size"], a.gen_keys,
+                                    state.knobs["delay_ms"], a.gen_devices, a.gen_device_keys,
+                                    1 if a.report_fixture else 0))
     if a.port_file:
         tmp = a.port_file + ".tmp"
         with open(tmp, "w") as f:

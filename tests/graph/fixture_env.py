@@ -41,8 +41,11 @@ def check(fx):
     for u in fx["users"]:
         guid("user %s" % u["var"], u["id"])
     prefixes = {}
-    for d in fx["devices"]:
+    for d in fx["devices"] + fx.get("report_devices", []):
         guid("device %s id" % d["var"], d["id"])
+        gen = d.get("generate_keys", 0)
+        if not isinstance(gen, int) or isinstance(gen, bool) or not 0 <= gen <= 200:
+            errs.append("device %s: generate_keys %r (0 to 200: Entra keeps at most 200)" % (d["var"], gen))
         guid("device %s deviceId" % d["var"], d["deviceId"])
         for k in d["keys"]:
             guid("key %s" % k["var"], k["id"])
@@ -112,7 +115,8 @@ def env(fx, d, port):
         pass
     for u in fx["users"]:
         e("GRAPH_FX_USER_%s" % u["var"], u["upn"])
-    for dv in fx["devices"]:
+    # report_devices (emulator --report-fixture) too; their times may be relative ("now-3d")
+    for dv in fx["devices"] + fx.get("report_devices", []):
         e("GRAPH_FX_DEV_%s_NAME" % dv["var"], dv["displayName"])
         e("GRAPH_FX_DEV_%s_ID" % dv["var"], dv["id"])
         e("GRAPH_FX_DEV_%s_DEVICE_ID" % dv["var"], dv["deviceId"])

@@ -288,6 +288,62 @@ check "ALPHA has 4 keys" 4 "$(js 'len(d["value"])' <"$tmp/g")"
 get "$HD_AT" "$K/$newid?\$select=key" >/dev/null
 check "new key valid" yes "$(js '"yes" if all(int(b) % 11 == 0 for b in d["key"].split("-")) else "no"' <"$tmp/g")"
 
+# ---------------------------------------------------------------- rotation state (deviceActionResults)
+MDU=$B/deviceManagement/managedDevices
+# mdget ID [SELECT]: GET a managed device (headers in $tmp/h)
+mdget() { get "$HD_AT" -D "$tmp/h" "$MDU/$1${2:+?\$select=$2}"; }
+rot() { js '[[r["actionState"], r["errorCode"]] for r in d["deviceActionResults"] if r["actionName"] == "rotateBitLockerKeys"]' <"$tmp/g"; }
+nkeys() { cfg '{"page_size":50}'; keys "$HD_AT" "$1" >/dev/null; js 'len(d["value"])' <"$tmp/g"; }
+stat() { "${CURL[@]}" "$GRAPH_EMU_URL/_test/stats" | js "d[\"$1\"]"; }
+gets0=$(stat managed_device_gets)
+polls0=$(stat rotation_polls)
+check "no rotation yet: no entry" "200 []" "$(mdget "$GRAPH_FX_MD_SHARED1_A_ID" deviceActionResults) $(rot)"
+check "another action is listed" syncDevice "$(js '",".join(r["actionName"] for r in d["deviceActionResults"])' <"$tmp/g")"
+check "\$select=deviceActionResults: nothing else" "@odata.context deviceActionResults" "$(js '" ".join(d)' <"$tmp/g")"
+check "full managed device has it too" "yes 9100d3c8" "$(mdget "$GRAPH_FX_MD_ALPHA_ID" >/dev/null; js '"%s %s" % ("yes" if "deviceActionResults" in d else "no", d["id"][:8])' <"$tmp/g")"
+# ALPHA was rotated above without a "rotation" entry: its key came with the POST, done at once
+check "default: done on the first poll" '[["done", 0]]' "$(rot)"
+check "default: result type" "#microsoft.graph.rotateBitLockerKeysDeviceActionResult" "$(js '[r["@odata.type"] for r in d["deviceActionResults"] if r["actionName"] == "rotateBitLockerKeys"][0]' <"$tmp/g")"
+check "default: times in order" yes "$(js '[("yes" if r["startDateTime"] <= r["lastUpdatedDateTime"] else "no") for r in d["deviceActionResults"] if r["actionName"] == "rotateBitLockerKeys"][0]' <"$tmp/g")"
+check "default: still done, no second key" '[["done", 0]] 4' "$(mdget "$GRAPH_FX_MD_ALPHA_ID" deviceActionResults >/dev/null; rot) $(nkeys "$GRAPH_FX_DEV_ALPHA_DEVICE_ID")"
+check "unknown \$select" 400 "$(mdget "$GRAPH_FX_MD_ALPHA_ID" deviceActionResult)"
+# pending for 2 polls (Retry-After 3), then done with a new key at that poll
+cfg '{"rotation":{"'"$GRAPH_FX_MD_SHARED1_A_ID"'":{"pending_polls":2,"retry_after":3}}}'
+rotpost() { req "$tmp/g" -X POST -H "Authorization: Bearer $HD_AT" "$B/deviceManagement/managedDevices/$1/rotateBitLockerKeys"; }
+check "configured rotation" 204 "$(rotpost "$GRAPH_FX_MD_SHARED1_A_ID")"
+check "no key before done" 1 "$(nkeys "$GRAPH_FX_DEV_SHARED1_DEVICE_ID")"
+check "poll 1 pending" '[["pending", 0]]' "$(mdget "$GRAPH_FX_MD_SHARED1_A_ID" deviceActionResults >/dev/null; rot)"
+check "pending: Retry-After" "Retry-After: 3" "$(grep -i '^retry-after' "$tmp/h" | tr -d '\r')"
+check "poll 2 pending (full object)" '[["pending", 0]]' "$(mdget "$GRAPH_FX_MD_SHARED1_A_ID" >/dev/null; rot)"
+check "still no key" 1 "$(nkeys "$GRAPH_FX_DEV_SHARED1_DEVICE_ID")"
+check "poll 3 done" '[["done", 0]]' "$(mdget "$GRAPH_FX_MD_SHARED1_A_ID" deviceActionResults >/dev/null; rot)"
+check "done: no Retry-After" 0 "$(grep -ci '^retry-after' "$tmp/h")"
+check "done: the new key is there" 2 "$(nkeys "$GRAPH_FX_DEV_SHARED1_DEVICE_ID")"
+newk=$("${CURL[@]}" "$GRAPH_EMU_URL/_test/rotations" | js 'd["value"][-1]["newKeyId"]')
+keys "$HD_AT" "$GRAPH_FX_DEV_SHARED1_DEVICE_ID" >/dev/null
+check "done: fresh id, created now, OS volume" "yes 1" "$(js '"%s %s" % ("yes" if abs(__import__("calendar").timegm(__import__("time").strptime([k for k in d["value"] if k["id"] == "'"$newk"'"][0]["createdDateTime"], "%Y-%m-%dT%H:%M:%SZ")) - __import__("time").time()) < 60 else "no", [k for k in d["value"] if k["id"] == "'"$newk"'"][0]["volumeType"])' <"$tmp/g")"
+check "poll 4: done, no more keys" '[["done", 0]] 2' "$(mdget "$GRAPH_FX_MD_SHARED1_A_ID" deviceActionResults >/dev/null; rot) $(nkeys "$GRAPH_FX_DEV_SHARED1_DEVICE_ID")"
+"${CURL[@]}" "$GRAPH_EMU_URL/_test/rotations" >"$tmp/rot"
+check "rotations: polls and state" "4 done $newk" "$(js '"%s %s %s" % (d["value"][-1]["polls"], d["value"][-1]["state"], d["value"][-1]["newKeyId"])' <"$tmp/rot")"
+# failed, configured by device name (SHARED-NAME's other managed device)
+cfg '{"rotation":{"SHARED-NAME":{"outcome":"failed","error_code":-2016345060}}}'
+check "failed rotation posted" 204 "$(rotpost "$GRAPH_FX_MD_SHARED1_B_ID")"
+check "failed with its code" '[["failed", -2016345060]]' "$(mdget "$GRAPH_FX_MD_SHARED1_B_ID" deviceActionResults >/dev/null; rot)"
+check "failed: no key" 2 "$(nkeys "$GRAPH_FX_DEV_SHARED1_DEVICE_ID")"
+check "failed: stays failed" '[["failed", -2016345060]]' "$(mdget "$GRAPH_FX_MD_SHARED1_B_ID" deviceActionResults >/dev/null; rot)"
+# never: pending for ever
+cfg '{"rotation":{"'"$GRAPH_FX_MD_ALPHA_ID"'":{"outcome":"never","pending_polls":0}}}'
+check "never: posted" 204 "$(rotpost "$GRAPH_FX_MD_ALPHA_ID")"
+for i in 1 2 3; do mdget "$GRAPH_FX_MD_ALPHA_ID" deviceActionResults >/dev/null; done
+check "never: pending after 3 polls, no key" '[["pending", 0]] 4' "$(rot) $(nkeys "$GRAPH_FX_DEV_ALPHA_DEVICE_ID")"
+check "never: the rotation record" "3 pending None" "$("${CURL[@]}" "$GRAPH_EMU_URL/_test/rotations" | js '"%s %s %s" % (d["value"][-1]["polls"], d["value"][-1]["state"], d["value"][-1]["newKeyId"])')"
+check "counters: managed device GETs, rotation polls" "$((gets0 + 12)) $((polls0 + 11))" "$(stat managed_device_gets) $(stat rotation_polls)"
+check "rotation: unknown outcome refused" 400 "$(req /dev/null -H 'Content-Type: application/json' -d '{"rotation":{"x":{"outcome":"maybe"}}}' "$GRAPH_EMU_URL/_test/config")"
+check "rotation: unknown field refused" 400 "$(req /dev/null -H 'Content-Type: application/json' -d '{"rotation":{"x":{"pending":1}}}' "$GRAPH_EMU_URL/_test/config")"
+cfg '{"rotation":{"SHARED-NAME":null}}'
+check "rotation: null removes an entry" "['$GRAPH_FX_MD_SHARED1_A_ID', '$GRAPH_FX_MD_ALPHA_ID']" "$("${CURL[@]}" "$GRAPH_EMU_URL/_test/config" | js 'str(sorted(d["rotation"]))')"
+cfg '{"page_size":10}'
+
 # ---------------------------------------------------------------- token expiry
 "${CURL[@]}" -o /dev/null -X POST "$GRAPH_EMU_URL/_test/expire_tokens"
 check "expired token" 401 "$(get "$HD_AT" "$K/$GRAPH_FX_KEY_ALPHA_OS_OLD_ID")"
@@ -327,6 +383,113 @@ check "generated device has 2 keys" 2 "$(js 'len(d["value"])' <"$tmp/g")"
 kid=$(js 'd["value"][0]["id"]' <"$tmp/g")
 get "$APP_AT" "$K/$kid?\$select=key" >/dev/null
 check "generated key valid" yes "$(js '"yes" if all(int(b) % 11 == 0 and int(b) // 11 < 65536 for b in d["key"].split("-")) else "no"' <"$tmp/g")"
+
+# ---------------------------------------------------------------- the report fixture (--report-fixture)
+"$here/server.sh" stop "$tmp/srv"
+eval "$("$here/server.sh" start "$tmp/srv" --report-fixture --page-size 1000)" || exit 1
+secret "$GRAPH_EMU_APP_CLIENT_ID" "$(cat "$GRAPH_EMU_APP_SECRET_FILE")" >/dev/null
+APP_AT=$(js 'd["access_token"]' <"$tmp/cc")
+SEL='id,deviceId,displayName,operatingSystem,trustType,approximateLastSignInDateTime,onPremisesSecurityIdentifier'
+# devwalk TOP: every device page from $top=TOP on; "pages devices" and the devices in $tmp/devs
+devwalk() {
+    local url="$G/devices?\$select=$SEL&\$top=$1" pages=0
+    : >"$tmp/devs"
+    while [ -n "$url" ] && [ "$url" != None ] && [ "$pages" -lt 100 ]; do
+        get "$APP_AT" "$url" >/dev/null
+        js '"\n".join(json.dumps(v) for v in d["value"])' <"$tmp/g" >>"$tmp/devs"
+        pages=$((pages + 1))
+        url=$(js 'd.get("@odata.nextLink")' <"$tmp/g")
+    done
+    echo "$pages $(grep -c . "$tmp/devs")"
+}
+dv() { "$py" -c 'import json,sys; d={}
+for l in open(sys.argv[2]):
+    o=json.loads(l); d[o["displayName"]]=o
+print(eval(sys.argv[1]))' "$1" "$tmp/devs"; }
+"${CURL[@]}" -o /dev/null -X POST "$GRAPH_EMU_URL/_test/stats/reset"
+check "devices: 20 in 7 pages of \$top=3" "7 20" "$(devwalk 3)"
+check "devices: listing requests counted" 7 "$(stat device_list_requests)"
+check "devices: the selected properties" "$SEL" "$(head -1 "$tmp/devs" | js '",".join(d)')"
+check "hybrid PC-BETA" "ServerAd S-1-5-21-2915483306-1402271532-3106213567-1104" "$(dv 'd["PC-BETA"]["trustType"] + " " + d["PC-BETA"]["onPremisesSecurityIdentifier"]')"
+check "cloud devices have no SID" None "$(dv 'd["RPT-ONEKEY"]["onPremisesSecurityIdentifier"]')"
+check "inactive: last sign-in 200 days ago" yes "$(dv '"yes" if 199 * 86400 < __import__("time").time() - __import__("calendar").timegm(__import__("time").strptime(d["RPT-INACTIVE"]["approximateLastSignInDateTime"], "%Y-%m-%dT%H:%M:%SZ")) < 201 * 86400 else "no"')"
+check "active: a day ago" yes "$(dv '"yes" if __import__("time").time() - __import__("calendar").timegm(__import__("time").strptime(d["RPT-CAP"]["approximateLastSignInDateTime"], "%Y-%m-%dT%H:%M:%SZ")) < 2 * 86400 else "no"')"
+check "never signed in" None "$(dv 'd["RPT-NEVER"]["approximateLastSignInDateTime"]')"
+check "RPT-MAC's OS" MacMDM "$(dv 'd["RPT-MAC"]["operatingSystem"]')"
+cfg '{"devices_top_max":4}'
+check "devices_top_max caps \$top=999" "5 20" "$(devwalk 999)"
+cfg '{"devices_top_max":999,"devices_page_size":6}'
+check "without \$top: devices_page_size" 6 "$(get "$APP_AT" "$G/devices?\$select=id" >/dev/null; js 'len(d["value"])' <"$tmp/g")"
+check "\$top 1000 refused" 400 "$(get "$APP_AT" "$G/devices?\$top=1000")"
+check "keys: 575 in one page" "1 575 0" "$(scan "$APP_AT")"
+check "keys: listing requests counted" 1 "$("${CURL[@]}" -o /dev/null -X POST "$GRAPH_EMU_URL/_test/stats/reset"; scan "$APP_AT" >/dev/null; stat key_list_requests)"
+kc() { keys "$APP_AT" "$1" >/dev/null; js "$2" <"$tmp/g"; }
+check "0 keys" 0 "$(kc "$GRAPH_FX_DEV_R_NOKEY_DEVICE_ID" 'len(d["value"])')"
+check "1 key" "1 $GRAPH_FX_KEY_R_ONEKEY_OS_ID" "$(kc "$GRAPH_FX_DEV_R_ONEKEY_DEVICE_ID" '"%d %s" % (len(d["value"]), d["value"][0]["id"])')"
+check "200 keys, distinct ids" "200 200" "$(kc "$GRAPH_FX_DEV_R_CAP_DEVICE_ID" '"%d %d" % (len(d["value"]), len(set(k["id"] for k in d["value"])))')"
+check "200 keys: the newest a day old, the oldest 200 days" yes "$(kc "$GRAPH_FX_DEV_R_CAP_DEVICE_ID" '(lambda t: "yes" if 0.9 * 86400 < __import__("time").time() - max(t) < 1.1 * 86400 and 199.9 * 86400 < __import__("time").time() - min(t) < 200.1 * 86400 else "no")([__import__("calendar").timegm(__import__("time").strptime(k["createdDateTime"], "%Y-%m-%dT%H:%M:%SZ")) for k in d["value"]])')"
+check "200 keys: two volume types" '"fixedDataVolume" 1' "$(kc "$GRAPH_FX_DEV_R_CAP_DEVICE_ID" '" ".join(sorted(set(json.dumps(k["volumeType"]) for k in d["value"])))')"
+check "180 and 179 keys" "180 179" "$(kc "$GRAPH_FX_DEV_R_EDGE180_DEVICE_ID" 'len(d["value"])') $(kc "$GRAPH_FX_DEV_R_EDGE179_DEVICE_ID" 'len(d["value"])')"
+kid=$(kc "$GRAPH_FX_DEV_R_CAP_DEVICE_ID" 'd["value"][7]["id"]')
+get "$APP_AT" "$K/$kid?\$select=key" >/dev/null
+check "a generated key's password is valid" yes "$(js '"yes" if all(int(b) % 11 == 0 and int(b) // 11 < 65536 for b in d["key"].split("-")) else "no"' <"$tmp/g")"
+"${CURL[@]}" -o /dev/null -X POST "$GRAPH_EMU_URL/_test/stats/reset"
+get "$APP_AT" "$K?\$select=id,key" >/dev/null
+get "$APP_AT" "$K/$kid?\$select=KEY" >/dev/null
+get "$APP_AT" "$K/$kid?\$select=id" >/dev/null
+check "key_selected, key_get_requests" "2 2 1" "$(stat key_selected) $(stat key_get_requests) $(stat key_list_requests)"
+cfg '{"next_link_origin":"https://evil.example"}'
+check "next_link_origin" "https://evil.example/graph/v1.0/devices?" "$(get "$APP_AT" "$G/devices?\$top=2" >/dev/null; js 'd["@odata.nextLink"].split("$")[0]' <"$tmp/g")"
+cfg '{"next_link_origin":null}'
+hook() { req "$tmp/g" -H 'Content-Type: application/json' -d "$1" "$GRAPH_EMU_URL/_test/device"; }
+check "device hook" 200 "$(hook '{"match":"pc-beta","set":{"onPremisesSecurityIdentifier":"S-1-5-21-1-2-3-1105"}}')"
+check "device hook: seen" "S-1-5-21-1-2-3-1105" "$(get "$APP_AT" -G --data-urlencode "\$filter=displayName eq 'PC-BETA'" --data-urlencode "\$select=$SEL" "$G/devices" >/dev/null; js 'd["value"][0]["onPremisesSecurityIdentifier"]' <"$tmp/g")"
+check "device hook: unknown device" 404 "$(hook '{"match":"NO-SUCH","set":{"trustType":"x"}}')"
+check "device hook: id refused" 400 "$(hook '{"match":"PC-BETA","set":{"deviceId":"x"}}')"
+
+# ---------------------------------------------------------------- scale: 100,000 devices, 250,000 keys
+"$here/server.sh" stop "$tmp/srv"
+check "--gen-device-keys needs --gen-devices" 2 "$("$py" "$here/emulator.py" --state x --cert x --key x --gen-device-keys 5 2>/dev/null; echo $?)"
+check "--gen-devices excludes --gen-keys" 2 "$("$py" "$here/emulator.py" --state x --cert x --key x --gen-devices 5 --gen-keys 5 2>/dev/null; echo $?)"
+eval "$("$here/server.sh" start "$tmp/srv" --gen-devices 100000 --gen-device-keys 250000 --page-size 1000)" || exit 1
+secret "$GRAPH_EMU_APP_CLIENT_ID" "$(cat "$GRAPH_EMU_APP_SECRET_FILE")" >/dev/null
+APP_AT=$(js 'd["access_token"]' <"$tmp/cc")
+t0=$(date +%s.%N)
+# both listings with one keep-alive connection, as a client would page them
+"$py" - "$BDEKEY_CA_BUNDLE" "$GRAPH_EMU_PORT" "$APP_AT" "$SEL" >"$tmp/walk" <<'PY'
+import http.client, json, ssl, sys, urllib.parse
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[2]), context=ctx, timeout=60)
+import time
+out = []
+now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+for path in ("/graph/v1.0/informationProtection/bitlocker/recoveryKeys?$select=id,createdDateTime,deviceId,volumeType",
+             "/graph/v1.0/devices?$select=%s&$top=999" % sys.argv[4]):
+    pages = items = 0
+    past = "past"
+    while path and pages < 1000:
+        c.request("GET", path, headers={"Authorization": "Bearer " + sys.argv[3]})
+        d = json.loads(c.getresponse().read())
+        pages += 1
+        items += len(d["value"])
+        if any(v.get("createdDateTime", "") > now for v in d["value"]):
+            past = "future"
+        nl = d.get("@odata.nextLink")
+        path = urllib.parse.urlsplit(nl)._replace(scheme="", netloc="").geturl() if nl else None
+    out.append("%d %d %s" % (pages, items, past))
+print(" | ".join(out))
+PY
+t1=$(date +%s.%N)
+check "scale: 251 key pages, 101 device pages, no key from the future" "251 250012 past | 101 100011 past" "$(cat "$tmp/walk")"
+echo "selftest: 250,012 keys + 100,011 devices in 352 pages: $("$py" -c "print('%.1f s' % ($t1 - $t0))") (one Python client)"
+check "scale: the emulator stays small" yes "$(awk '/VmHWM/ { print ($2 < 200000 ? "yes" : $2 " kB") }' "/proc/$GRAPH_EMU_PID/status")"
+dev() { get "$APP_AT" -G --data-urlencode "\$filter=displayName eq '$1'" --data-urlencode "\$select=$SEL" "$G/devices" >/dev/null; }
+dkeys() { dev "$1"; keys "$APP_AT" "$(js 'd["value"][0]["deviceId"]' <"$tmp/g")" >/dev/null; js 'len(d["value"])' <"$tmp/g"; }
+check "scale: 3 keys a device, 1 on the last, then none" "3 1 0" "$(dkeys GEN-000000) $(dkeys GEN-083333) $(dkeys GEN-099999)"
+dev GEN-000004
+check "scale: every 4th device hybrid" "ServerAd S-1-5-21-1004336348-1177238915-682003330-10004" "$(js 'd["value"][0]["trustType"] + " " + d["value"][0]["onPremisesSecurityIdentifier"]' <"$tmp/g")"
+dev GEN-000009
+check "scale: every 10th inactive" yes "$(js '"yes" if __import__("time").time() - __import__("calendar").timegm(__import__("time").strptime(d["value"][0]["approximateLastSignInDateTime"], "%Y-%m-%dT%H:%M:%SZ")) > 199 * 86400 else "no"' <"$tmp/g")"
 
 echo "selftest: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,94 @@
+/*
+ * report.h - `bdekey report`'s rows: what one device's row holds, its
+ * flags, the output formats (cmd/reportout.c) and the join of Entra ID's
+ * devices with AD's computers (cmd/reportjoin.c).
+ */
+#ifndef BDEKEY_CMD_REPORT_H
+#define BDEKEY_CMD_REPORT_H
+
+#include <time.h>
+
+#include "cmd/cmd.h"
+#include "cmd/settings.h"
+
+/* Row flags (bit numbers), in the order they are printed. */
+enum {
+	RF_NO_KEY = 0,		/* no recovery key on file */
+	RF_STALE,		/* newest key older than --stale days */
+	RF_NEAR_CAP,		/* >= 180 keys in Entra ID (cap 200) */
+	RF_AD_ONLY,		/* hybrid: keys in AD, none in Entra ID */
+	RF_ENTRA_ONLY,		/* hybrid: keys in Entra ID, none in AD */
+	RF_INACTIVE,		/* no sign-in for 90 days */
+	RF_COUNT
+};
+
+/* "no-key", "stale", ... (static). */
+extern const char *const report_flag_names[RF_COUNT];
+
+/* One device's row; strings are borrowed for the row's life. */
+struct row {
+	const char *name;
+	const char *dn;			/* AD computer DN, or NULL */
+	const char *device_id;		/* Entra device ID, or NULL */
+	const char *os;
+	const char *ad_volumes;		/* comma-separated, or NULL */
+	const char *graph_volumes;
+	int in_ad, in_graph;
+	unsigned nkeys, ad_keys, graph_keys;
+	time_t newest;			/* newest key, 0 none */
+	time_t last_seen;		/* newest sign-in / logon, 0 unknown */
+	unsigned flags;			/* 1 << RF_* */
+};
+
+/* A row from one directory's device (source "ad" or "graph"). */
+void row_from_escrow(struct row *r, const struct bde_escrow *e,
+    const char *source);
+
+enum report_format { REPORT_TEXT, REPORT_JSON, REPORT_CSV };
+
+/* The header line (CSV's, text's columns); 0, or -1 when stdout failed. */
+int report_write_header(enum report_format fmt);
+
+/* One row in fmt; 0, or -1 when stdout failed. */
+int report_write(enum report_format fmt, const struct row *r);
+
+/* A directory that failed part-way, for the JSON errors line. */
+struct report_failure {
+	const char *source;
+	enum bde_status st;
+	char *err;		/* owned by the caller */
+};
+
+/* {"errors":[...]} with the failures whose st is not BDE_OK. */
+void report_write_errors(const struct report_failure *f, size_t n);
+
+/*
+ * Entra ID's devices kept while AD's computers stream: about 100 bytes
+ * and the strings of each device.  join_release frees.
+ */
+struct jdev;
+struct join {
+	struct jdev *v;
+	size_t n, cap;
+	size_t *by_name, *by_sid;	/* indexes, sorted on first take */
+	size_t nsid;
+	int sorted;
+};
+
+void join_init(struct join *j);
+void join_release(struct join *j);
+
+/* Keep a copy of Entra device e; 0, or -1 out of memory. */
+int join_keep(struct join *j, const struct bde_escrow *e);
+
+/*
+ * AD computer e (already in r): the unmatched Entra device with e's SID,
+ * else with its name ignoring case, is merged into r and marked matched.
+ * 0 (matched or not), or -1 out of memory.
+ */
+int join_take(struct join *j, const struct bde_escrow *e, struct row *r);
+
+/* The next Entra device no computer matched into r (from *it); 0 at end. */
+int join_next_unmatched(const struct join *j, size_t *it, struct row *r);
+
+#endif
