@@ -68,6 +68,8 @@ struct walk {
 	int both;		/* AD and Entra ID: rows are joined */
 	int tty;		/* progress on stderr */
 	struct join join;	/* Entra's devices, when both */
+	enum bde_status join_st;	/* the join failed: why */
+	char *join_err;			/* (moved to the walk's failure) */
 	unsigned long devices, with_key, without, shown;
 	unsigned long flagged[RF_COUNT];
 	int out_failed;		/* stdout failed: stop */
@@ -132,7 +134,8 @@ ad_device(void *arg, const struct bde_escrow *e)
 	struct row r;
 
 	row_from_escrow(&r, e, "ad");
-	if (w->both && join_take(&w->join, e, &r) < 0)
+	if (w->both && (w->join_st = join_take(&w->join, e, &r,
+	    &w->join_err)) != BDE_OK)
 		return -1;
 	return emit(w, &r);
 }
@@ -145,7 +148,8 @@ graph_device(void *arg, const struct bde_escrow *e)
 	struct row r;
 
 	if (w->both)
-		return join_keep(&w->join, e);
+		return (w->join_st = join_keep(&w->join, e, &w->join_err)) ==
+		    BDE_OK ? 0 : -1;
 	row_from_escrow(&r, e, "graph");
 	return emit(w, &r);
 }
@@ -168,6 +172,24 @@ walk_one(struct settings *s, unsigned bit, struct walk *w, struct report_failure
 		    graph_device, w, &f->err);
 	if (b.ops != NULL)
 		b.ops->close(b.self);
+	/*
+	 * The join stopped the walk (its scratch file failed): its reason,
+	 * not the backend's; the rows after it are not joined.
+	 */
+	if (w->join_st != BDE_OK) {
+		free(f->err);
+		f->st = w->join_st;
+		f->err = w->join_err;
+		w->join_err = NULL;
+		w->join_st = BDE_OK;
+		w->both = 0;
+	}
+	/* a walk that went through may still have a word to say */
+	if (f->st == BDE_OK && f->err != NULL) {
+		cmd_warn("report: %s: warning: %s", be->name, f->err);
+		free(f->err);
+		f->err = NULL;
+	}
 }
 
 /* "report: 12 devices, 9 with a key, 3 without; stale 2, ..." */
@@ -222,7 +244,7 @@ run_report(struct cmd_ctx *ctx)
 {
 	const struct report_opts *ro = ctx->opts;
 	struct settings *s = ctx->s;
-	struct report_failure fail[2];
+	struct report_failure fail[3];
 	struct walk w;
 	size_t i, nfail = 0;
 	int status = EXIT_OK, st;
@@ -247,11 +269,15 @@ run_report(struct cmd_ctx *ctx)
 	/* the Entra devices no AD computer matched */
 	if (w.both && !w.out_failed) {
 		struct row r;
-		size_t it = 0;
+		uint64_t it = 0;
+		int got;
 
-		while (join_next_unmatched(&w.join, &it, &r))
+		fail[nfail].source = "report";
+		while ((fail[nfail].st = join_next_unmatched(&w.join, &it, &r,
+		    &got, &fail[nfail].err)) == BDE_OK && got)
 			if (emit(&w, &r) < 0)
 				break;
+		nfail++;
 	}
 out:
 	if (w.out_failed || fflush(stdout) != 0) {
@@ -278,6 +304,7 @@ out:
 	for (i = 0; i < nfail; i++)
 		free(fail[i].err);
 	join_release(&w.join);
+	free(w.join_err);
 	return status;
 }
 

@@ -6,8 +6,10 @@
 #ifndef BDEKEY_CMD_REPORT_H
 #define BDEKEY_CMD_REPORT_H
 
+#include <stdint.h>
 #include <time.h>
 
+#include "core/scratch.h"
 #include "cmd/cmd.h"
 #include "cmd/settings.h"
 
@@ -63,32 +65,38 @@ struct report_failure {
 void report_write_errors(const struct report_failure *f, size_t n);
 
 /*
- * Entra ID's devices kept while AD's computers stream: about 100 bytes
- * and the strings of each device.  join_release frees.
+ * Entra ID's devices kept while AD's computers stream, on disk
+ * (core/scratch.h): memory does not grow with their number.
+ * join_release frees.  Errors: the scratch file's (BDE_EIO, BDE_ENOMEM).
  */
-struct jdev;
 struct join {
-	struct jdev *v;
-	size_t n, cap;
-	size_t *by_name, *by_sid;	/* indexes, sorted on first take */
-	size_t nsid;
-	int sorted;
+	struct bde_scratch *log;	/* the devices' records */
+	struct bde_dtab *idx;		/* SID / name key -> chain */
+	uint64_t seed[2];
+	char *buf;			/* the strings of the last record read */
+	size_t cap;
 };
 
 void join_init(struct join *j);
 void join_release(struct join *j);
 
-/* Keep a copy of Entra device e; 0, or -1 out of memory. */
-int join_keep(struct join *j, const struct bde_escrow *e);
+/* Keep a copy of Entra device e. */
+enum bde_status join_keep(struct join *j, const struct bde_escrow *e,
+    char **errstr);
 
 /*
  * AD computer e (already in r): the unmatched Entra device with e's SID,
- * else with its name ignoring case, is merged into r and marked matched.
- * 0 (matched or not), or -1 out of memory.
+ * else with its name ignoring case, is merged into r (its strings valid
+ * until the next call) and marked matched.
  */
-int join_take(struct join *j, const struct bde_escrow *e, struct row *r);
+enum bde_status join_take(struct join *j, const struct bde_escrow *e,
+    struct row *r, char **errstr);
 
-/* The next Entra device no computer matched into r (from *it); 0 at end. */
-int join_next_unmatched(const struct join *j, size_t *it, struct row *r);
+/*
+ * The next Entra device no computer matched into r (strings valid until
+ * the next call), from *it (0 at first); *got 0 at the end.
+ */
+enum bde_status join_next_unmatched(struct join *j, uint64_t *it,
+    struct row *r, int *got, char **errstr);
 
 #endif

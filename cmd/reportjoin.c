@@ -1,23 +1,45 @@
 /*
- * reportjoin.c - one row for a device both directories have: Entra ID's
- * devices are kept (their strings and counts, about 100 bytes and the
- * strings a device) while AD's computers stream past; a computer takes
- * the unmatched Entra device with its objectSid (Entra's
+ * reportjoin.c - one row for a device both directories have.  Entra
+ * ID's devices are kept while AD's computers stream past; a computer
+ * takes the unmatched Entra device with its objectSid (Entra's
  * onPremisesSecurityIdentifier, what hybrid join records), else the one
- * with its name ignoring case.  Lookups are binary searches on two
- * indexes sorted once, when the first computer arrives.
+ * named as its host (dNSHostName's first label), else as its cn, ignoring
+ * ASCII case; the earliest listed first.
+ *
+ * The devices are kept on disk (core/scratch.h), so memory does not grow
+ * with the directory: a log of records (counts, times, the strings) and
+ * a table from each SID's and each name's key to the first and last
+ * record with it, the records of one key chained in the order listed.
+ * A matched record is marked; a chain's head moves past marked ones, so
+ * each record is passed over at most once per chain.
  */
 #include "cmd/report.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-struct jdev {
-	char *name, *device_id, *sid, *os, *volumes;
-	time_t last_seen, newest;
-	unsigned nkeys;
-	int used;
+/* The strings of a record, in this order. */
+enum { JS_NAME, JS_DEVICE_ID, JS_SID, JS_OS, JS_VOLUMES, JS_COUNT };
+#define JS_NULL 0xffffu		/* a length that says "absent" */
+#define JS_MAX 0xfff0u		/* the longest string kept */
+
+/* The chains a record is on: by SID, by name. */
+enum { JK_SID, JK_NAME, JK_COUNT };
+
+/* A record on disk: this header, then the strings without their NULs. */
+struct jrec {
+	uint32_t used;			/* a computer took it */
+	uint32_t nkeys;
+	int64_t newest, last_seen;
+	uint64_t next[JK_COUNT];	/* the next with the key: offset + 1 */
+	uint16_t len[JS_COUNT];
+};
+
+/* What the table holds for a key: its chain, offsets + 1 (0: none). */
+struct jchain {
+	uint64_t head, tail;
 };
 
 void
@@ -29,194 +51,280 @@ join_init(struct join *j)
 void
 join_release(struct join *j)
 {
-	size_t i;
-
-	for (i = 0; i < j->n; i++) {
-		free(j->v[i].name);
-		free(j->v[i].device_id);
-		free(j->v[i].sid);
-		free(j->v[i].os);
-		free(j->v[i].volumes);
-	}
-	free(j->v);
-	free(j->by_name);
-	free(j->by_sid);
+	bde_scratch_free(j->log);
+	bde_dtab_free(j->idx);
+	free(j->buf);
 	memset(j, 0, sizeof(*j));
 }
 
-/* strdup of s, NULL staying NULL; -1 when out of memory. */
-static int
-dup(char **dst, const char *s)
+static unsigned char
+lower(unsigned char c)
 {
-	*dst = NULL;
-	if (s == NULL)
-		return 0;
-	*dst = strdup(s);
-	return *dst == NULL ? -1 : 0;
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
-int
-join_keep(struct join *j, const struct bde_escrow *e)
-{
-	struct jdev *d, *nv;
-	size_t cap;
-
-	if (j->n == j->cap) {
-		cap = j->cap ? j->cap * 2 : 256;
-		nv = reallocarray(j->v, cap, sizeof(*nv));
-		if (nv == NULL)
-			return -1;
-		j->v = nv;
-		j->cap = cap;
-	}
-	d = &j->v[j->n];
-	memset(d, 0, sizeof(*d));
-	if (dup(&d->name, e->name) < 0 || dup(&d->device_id, e->device_id) <
-	    0 || dup(&d->sid, e->sid) < 0 || dup(&d->os, e->os) < 0 ||
-	    dup(&d->volumes, e->volumes) < 0) {
-		free(d->name);
-		free(d->device_id);
-		free(d->sid);
-		free(d->os);
-		free(d->volumes);
-		return -1;
-	}
-	d->last_seen = e->last_seen;
-	d->newest = e->nkeys > 0 ? e->newest : 0;
-	d->nkeys = e->nkeys;
-	j->n++;
-	return 0;
-}
-
-/* qsort has no argument: the array being sorted, for the comparators. */
-static const struct jdev *sorting;
-
+/* a and b equal ignoring ASCII case (what the key folds). */
 static int
-by_name(const void *a, const void *b)
+same(const char *a, const char *b)
 {
-	const char *x = sorting[*(const size_t *)a].name;
-	const char *y = sorting[*(const size_t *)b].name;
-	int c = strcasecmp(x ? x : "", y ? y : "");
-
-	/* equal names stay in arrival order */
-	if (c == 0)
-		return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
-	return c;
-}
-
-static int
-by_sid(const void *a, const void *b)
-{
-	int c = strcasecmp(sorting[*(const size_t *)a].sid,
-	    sorting[*(const size_t *)b].sid);
-
-	if (c == 0)
-		return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
-	return c;
-}
-
-/* Build the indexes; -1 out of memory. */
-static int
-sort_indexes(struct join *j)
-{
-	size_t i;
-
-	j->by_name = reallocarray(NULL, j->n ? j->n : 1, sizeof(size_t));
-	j->by_sid = reallocarray(NULL, j->n ? j->n : 1, sizeof(size_t));
-	if (j->by_name == NULL || j->by_sid == NULL)
-		return -1;
-	for (i = 0; i < j->n; i++) {
-		j->by_name[i] = i;
-		if (j->v[i].sid != NULL)
-			j->by_sid[j->nsid++] = i;
-	}
-	sorting = j->v;
-	qsort(j->by_name, j->n, sizeof(size_t), by_name);
-	qsort(j->by_sid, j->nsid, sizeof(size_t), by_sid);
-	sorting = NULL;
-	j->sorted = 1;
-	return 0;
+	while (*a != '\0' && lower((unsigned char)*a) ==
+	    lower((unsigned char)*b))
+		a++, b++;
+	return lower((unsigned char)*a) == lower((unsigned char)*b);
 }
 
 /*
- * The first unmatched device whose field (name or sid) equals key
- * ignoring case, in index idx of n entries; NULL when none.
+ * The table's key of s on chain kind: two FNV-1a hashes of the kind and
+ * s folded to lower case, each from its own random seed (128 bits: two
+ * strings that share a key are compared anyway).
  */
-static struct jdev *
-find(struct join *j, const size_t *idx, size_t n, int sid, const char *key)
+static void
+key_of(const struct join *j, int kind, const char *s, uint64_t key[2])
 {
-	size_t lo = 0, hi = n, mid;
-	const char *v;
+	int i;
 
-	/* the first entry not below key */
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		v = sid ? j->v[idx[mid]].sid : j->v[idx[mid]].name;
-		if (strcasecmp(v ? v : "", key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; lo < n; lo++) {
-		struct jdev *d = &j->v[idx[lo]];
+	for (i = 0; i < 2; i++) {
+		const unsigned char *p = (const unsigned char *)s;
+		uint64_t h = 0xcbf29ce484222325ULL ^ j->seed[i];
 
-		v = sid ? d->sid : d->name;
-		if (strcasecmp(v ? v : "", key) != 0)
-			break;
-		if (!d->used)
-			return d;
+		h = (h ^ (unsigned char)kind) * 0x100000001b3ULL;
+		for (; *p != '\0'; p++)
+			h = (h ^ lower(*p)) * 0x100000001b3ULL;
+		key[i] = h;
 	}
-	return NULL;
 }
 
-int
-join_take(struct join *j, const struct bde_escrow *e, struct row *r)
+/* The scratch file and the table, made when the first device comes. */
+static enum bde_status
+join_open(struct join *j, char **errstr)
 {
-	struct jdev *d = NULL;
+	enum bde_status st;
 
-	if (!j->sorted && sort_indexes(j) < 0)
-		return -1;
-	if (e->sid != NULL)
-		d = find(j, j->by_sid, j->nsid, 1, e->sid);
-	if (d == NULL && e->name != NULL)
-		d = find(j, j->by_name, j->n, 0, e->name);
-	if (d == NULL)
-		return 0;
-	d->used = 1;
+	if (j->log != NULL)
+		return BDE_OK;
+	arc4random_buf(j->seed, sizeof(j->seed));
+	st = bde_scratch_new(&j->log, errstr);
+	if (st == BDE_OK)
+		st = bde_dtab_new(2 * sizeof(uint64_t), sizeof(struct jchain),
+		    &j->idx, errstr);
+	return st;
+}
+
+/* Put record off at the end of the chain of s. */
+static enum bde_status
+chain_add(struct join *j, int kind, const char *s, uint64_t off,
+    char **errstr)
+{
+	struct jchain c;
+	enum bde_status st;
+	uint64_t key[2], link = off + 1;
+	int found;
+
+	key_of(j, kind, s, key);
+	st = bde_dtab_get(j->idx, key, &c, &found, errstr);
+	if (st != BDE_OK)
+		return st;
+	if (found) {
+		st = bde_scratch_write(j->log, c.tail - 1 +
+		    offsetof(struct jrec, next) + kind * sizeof(uint64_t),
+		    &link, sizeof(link), errstr);
+		if (st != BDE_OK)
+			return st;
+	}
+	/* a chain whose records were all taken has no head: this is it */
+	if (!found || c.head == 0)
+		c.head = link;
+	c.tail = link;
+	return bde_dtab_put(j->idx, key, &c, errstr);
+}
+
+enum bde_status
+join_keep(struct join *j, const struct bde_escrow *e, char **errstr)
+{
+	const char *str[JS_COUNT] = { e->name, e->device_id, e->sid, e->os,
+	    e->volumes };
+	struct jrec h;
+	enum bde_status st;
+	uint64_t off;
+	size_t n;
+	int i;
+
+	st = join_open(j, errstr);
+	if (st != BDE_OK)
+		return st;
+	memset(&h, 0, sizeof(h));
+	h.nkeys = e->nkeys;
+	h.newest = e->nkeys > 0 ? (int64_t)e->newest : 0;
+	h.last_seen = (int64_t)e->last_seen;
+	for (i = 0; i < JS_COUNT; i++) {
+		n = str[i] != NULL ? strlen(str[i]) : 0;
+		if (n > JS_MAX)
+			return bde_error(errstr, BDE_EPROTO, "a device's "
+			    "string of %zu bytes", n);
+		h.len[i] = str[i] != NULL ? (uint16_t)n : JS_NULL;
+	}
+	st = bde_scratch_append(j->log, &h, sizeof(h), &off, errstr);
+	for (i = 0; i < JS_COUNT && st == BDE_OK; i++)
+		if (str[i] != NULL)
+			st = bde_scratch_append(j->log, str[i], h.len[i], NULL,
+			    errstr);
+	if (st == BDE_OK && e->sid != NULL)
+		st = chain_add(j, JK_SID, e->sid, off, errstr);
+	if (st == BDE_OK && e->name != NULL)
+		st = chain_add(j, JK_NAME, e->name, off, errstr);
+	return st;
+}
+
+/*
+ * The record at off into *h and its strings into str (NUL-terminated in
+ * j->buf, valid until the next read); *end is where the next starts.
+ */
+static enum bde_status
+rec_read(struct join *j, uint64_t off, struct jrec *h,
+    const char *str[JS_COUNT], uint64_t *end, char **errstr)
+{
+	enum bde_status st;
+	size_t need = 0, at = 0;
+	char *p;
+	int i;
+
+	st = bde_scratch_read(j->log, off, h, sizeof(*h), errstr);
+	if (st != BDE_OK)
+		return st;
+	for (i = 0; i < JS_COUNT; i++)
+		need += (h->len[i] != JS_NULL ? h->len[i] : 0) + 1;
+	if (need > j->cap) {
+		p = realloc(j->buf, need);
+		if (p == NULL)
+			return bde_error(errstr, BDE_ENOMEM, "out of memory");
+		j->buf = p;
+		j->cap = need;
+	}
+	off += sizeof(*h);
+	for (i = 0; i < JS_COUNT; i++) {
+		str[i] = NULL;
+		if (h->len[i] == JS_NULL)
+			continue;
+		st = bde_scratch_read(j->log, off, j->buf + at, h->len[i],
+		    errstr);
+		if (st != BDE_OK)
+			return st;
+		j->buf[at + h->len[i]] = '\0';
+		str[i] = j->buf + at;
+		off += h->len[i];
+		at += h->len[i] + 1u;
+	}
+	*end = off;
+	return BDE_OK;
+}
+
+/* Record h's strings and counts into row r. */
+static void
+rec_row(const struct jrec *h, const char *str[JS_COUNT], struct row *r)
+{
 	r->in_graph = 1;
-	r->device_id = d->device_id;
-	r->graph_keys = d->nkeys;
-	r->graph_volumes = d->volumes;
-	r->nkeys += d->nkeys;
-	if (d->newest > r->newest)
-		r->newest = d->newest;
-	if (d->last_seen > r->last_seen)
-		r->last_seen = d->last_seen;
+	r->device_id = str[JS_DEVICE_ID];
+	r->graph_keys = h->nkeys;
+	r->graph_volumes = str[JS_VOLUMES];
+	r->nkeys += h->nkeys;
+	if (h->newest > (int64_t)r->newest)
+		r->newest = (time_t)h->newest;
+	if (h->last_seen > (int64_t)r->last_seen)
+		r->last_seen = (time_t)h->last_seen;
 	if (r->os == NULL)
-		r->os = d->os;
-	return 0;
+		r->os = str[JS_OS];
 }
 
-int
-join_next_unmatched(const struct join *j, size_t *it, struct row *r)
+/*
+ * The first unmatched record on s's chain whose string equals s: merged
+ * into r and marked (*taken 1), or nothing (*taken 0).
+ */
+static enum bde_status
+chain_take(struct join *j, int kind, const char *s, struct row *r,
+    int *taken, char **errstr)
 {
-	const struct jdev *d;
+	const char *str[JS_COUNT];
+	struct jchain c;
+	struct jrec h;
+	enum bde_status st;
+	uint64_t key[2], at, end, one = 1, head;
+	int found, skipping = 1;
 
-	for (; *it < j->n; (*it)++) {
-		d = &j->v[*it];
-		if (d->used)
+	*taken = 0;
+	key_of(j, kind, s, key);
+	st = bde_dtab_get(j->idx, key, &c, &found, errstr);
+	if (st != BDE_OK || !found)
+		return st;
+	head = c.head;
+	for (at = c.head; at != 0 && !*taken; at = h.next[kind]) {
+		st = rec_read(j, at - 1, &h, str, &end, errstr);
+		if (st != BDE_OK)
+			return st;
+		/* the head moves past what is taken, up to the first left */
+		if (h.used) {
+			if (skipping)
+				head = h.next[kind];
+			continue;
+		}
+		skipping = 0;
+		if (!same(str[kind == JK_SID ? JS_SID : JS_NAME], s))
+			continue;
+		st = bde_scratch_write(j->log, at - 1 + offsetof(struct jrec,
+		    used), &one, sizeof(uint32_t), errstr);
+		if (st != BDE_OK)
+			return st;
+		rec_row(&h, str, r);
+		*taken = 1;
+	}
+	if (head == c.head)
+		return BDE_OK;
+	/* an empty chain keeps its tail: a later device links onto it */
+	c.head = head;
+	return bde_dtab_put(j->idx, key, &c, errstr);
+}
+
+enum bde_status
+join_take(struct join *j, const struct bde_escrow *e, struct row *r,
+    char **errstr)
+{
+	enum bde_status st = BDE_OK;
+	int taken = 0;
+
+	if (j->log == NULL)
+		return BDE_OK;
+	if (e->sid != NULL)
+		st = chain_take(j, JK_SID, e->sid, r, &taken, errstr);
+	/* Entra's displayName is the host name, which cn may cut short */
+	if (st == BDE_OK && !taken && e->host != NULL)
+		st = chain_take(j, JK_NAME, e->host, r, &taken, errstr);
+	if (st == BDE_OK && !taken && e->name != NULL && (e->host == NULL ||
+	    !same(e->host, e->name)))
+		st = chain_take(j, JK_NAME, e->name, r, &taken, errstr);
+	return st;
+}
+
+enum bde_status
+join_next_unmatched(struct join *j, uint64_t *it, struct row *r, int *got,
+    char **errstr)
+{
+	const char *str[JS_COUNT];
+	struct jrec h;
+	enum bde_status st;
+	uint64_t end;
+
+	*got = 0;
+	while (j->log != NULL && *it < bde_scratch_size(j->log)) {
+		st = rec_read(j, *it, &h, str, &end, errstr);
+		if (st != BDE_OK)
+			return st;
+		*it = end;
+		if (h.used)
 			continue;
 		memset(r, 0, sizeof(*r));
-		r->name = d->name;
-		r->device_id = d->device_id;
-		r->os = d->os;
-		r->in_graph = 1;
-		r->nkeys = r->graph_keys = d->nkeys;
-		r->graph_volumes = d->volumes;
-		r->newest = d->newest;
-		r->last_seen = d->last_seen;
-		(*it)++;
-		return 1;
+		r->name = str[JS_NAME];
+		rec_row(&h, str, r);
+		*got = 1;
+		break;
 	}
-	return 0;
+	return BDE_OK;
 }

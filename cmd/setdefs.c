@@ -106,30 +106,34 @@ static const struct cmd_option ad_options[] = {
 	OPT_END
 };
 
+/* Graph's sign-in options: Graph's own group, and Key Vault's commands. */
+#define SIGNIN_OPTIONS \
+	OPT_SETTING("tenant", 0, "TENANT", "Entra tenant name or ID", \
+	    SET_GRAPH_TENANT), \
+	OPT_SETTING("client-id", 0, "ID", "application (client) ID", \
+	    SET_GRAPH_CLIENT_ID), \
+	OPT_SETTING("cloud", 0, "CLOUD", "global, usgov, dod or china", \
+	    SET_GRAPH_CLOUD), \
+	OPT_SETTING("authority", 0, "URL", "identity platform base URL", \
+	    SET_GRAPH_AUTHORITY), \
+	OPT_SETTING("ca-bundle", 0, "FILE", "extra CA certificates (PEM)", \
+	    SET_GRAPH_CA_BUNDLE), \
+	OPT_SETTING("client-secret-file", 0, "FILE", \
+	    "sign in as the app with the secret in FILE", \
+	    SET_GRAPH_CLIENT_SECRET_FILE), \
+	OPT_SETTING("client-cert", 0, "FILE", \
+	    "sign in as the app with this certificate (PEM)", \
+	    SET_GRAPH_CLIENT_CERT), \
+	OPT_SETTING("client-key", 0, "FILE", \
+	    "private key of --client-cert (PEM)", SET_GRAPH_CLIENT_KEY), \
+	OPT_SETTING("assertion-alg", 0, "ALG", \
+	    "client assertion algorithm: PS256 (default) or RS256", \
+	    SET_GRAPH_ASSERTION_ALG)
+
 static const struct cmd_option graph_options[] = {
-	OPT_SETTING("tenant", 0, "TENANT", "Entra tenant name or ID",
-	    SET_GRAPH_TENANT),
-	OPT_SETTING("client-id", 0, "ID", "application (client) ID",
-	    SET_GRAPH_CLIENT_ID),
-	OPT_SETTING("cloud", 0, "CLOUD", "global, usgov, dod or china",
-	    SET_GRAPH_CLOUD),
-	OPT_SETTING("authority", 0, "URL", "identity platform base URL",
-	    SET_GRAPH_AUTHORITY),
+	SIGNIN_OPTIONS,
 	OPT_SETTING("graph", 0, "URL", "Microsoft Graph base URL",
 	    SET_GRAPH_URL),
-	OPT_SETTING("ca-bundle", 0, "FILE", "extra CA certificates (PEM)",
-	    SET_GRAPH_CA_BUNDLE),
-	OPT_SETTING("client-secret-file", 0, "FILE",
-	    "sign in as the app with the secret in FILE",
-	    SET_GRAPH_CLIENT_SECRET_FILE),
-	OPT_SETTING("client-cert", 0, "FILE",
-	    "sign in as the app with this certificate (PEM)",
-	    SET_GRAPH_CLIENT_CERT),
-	OPT_SETTING("client-key", 0, "FILE",
-	    "private key of --client-cert (PEM)", SET_GRAPH_CLIENT_KEY),
-	OPT_SETTING("assertion-alg", 0, "ALG",
-	    "client assertion algorithm: PS256 (default) or RS256",
-	    SET_GRAPH_ASSERTION_ALG),
 	OPT_SETTING("key-permission", 0, "PERM", "Read.All (default) or "
 	    "ReadBasic.All: the BitlockerKey permission lookups ask for",
 	    SET_GRAPH_KEY_PERMISSION),
@@ -148,27 +152,7 @@ static const struct cmd_option keyvault_options[] = {
 
 /* Graph's sign-in options, without what only Graph uses. */
 static const struct cmd_option signin_options[] = {
-	OPT_SETTING("tenant", 0, "TENANT", "Entra tenant name or ID",
-	    SET_GRAPH_TENANT),
-	OPT_SETTING("client-id", 0, "ID", "application (client) ID",
-	    SET_GRAPH_CLIENT_ID),
-	OPT_SETTING("cloud", 0, "CLOUD", "global, usgov, dod or china",
-	    SET_GRAPH_CLOUD),
-	OPT_SETTING("authority", 0, "URL", "identity platform base URL",
-	    SET_GRAPH_AUTHORITY),
-	OPT_SETTING("ca-bundle", 0, "FILE", "extra CA certificates (PEM)",
-	    SET_GRAPH_CA_BUNDLE),
-	OPT_SETTING("client-secret-file", 0, "FILE",
-	    "sign in as the app with the secret in FILE",
-	    SET_GRAPH_CLIENT_SECRET_FILE),
-	OPT_SETTING("client-cert", 0, "FILE",
-	    "sign in as the app with this certificate (PEM)",
-	    SET_GRAPH_CLIENT_CERT),
-	OPT_SETTING("client-key", 0, "FILE",
-	    "private key of --client-cert (PEM)", SET_GRAPH_CLIENT_KEY),
-	OPT_SETTING("assertion-alg", 0, "ALG",
-	    "client assertion algorithm: PS256 (default) or RS256",
-	    SET_GRAPH_ASSERTION_ALG),
+	SIGNIN_OPTIONS,
 	OPT_END
 };
 

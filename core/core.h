@@ -224,6 +224,8 @@ struct bde_rotation {
  */
 struct bde_escrow {
 	const char *name;	/* AD cn / Entra displayName */
+	const char *host;	/* AD: dNSHostName's first label (the whole
+				   host name; cn is cut at 15), or NULL */
 	const char *dn;		/* AD: the computer's DN, else NULL */
 	const char *device_id;	/* Entra: deviceId (canonical GUID) */
 	const char *sid;	/* AD objectSid / Entra onPremises-

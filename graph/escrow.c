@@ -7,9 +7,9 @@
  * each device becomes one row as its page arrives.  A ReadBasic token
  * (BitlockerKey.ReadBasic.All) is enough.
  *
- * Memory: one page at a time (HTTP_MAX_BODY) plus the table, 24 bytes a
- * slot at most 3/4 full: 32 to 64 bytes a device that has keys, nothing
- * for one without.  Whatever the server sends is checked; what cannot be
+ * Memory: one page at a time (HTTP_MAX_BODY); the table is on disk
+ * (core/scratch.h), so the walk's memory does not grow with the number
+ * of devices.  Whatever the server sends is checked; what cannot be
  * read is skipped and counted, and the walk ends in BDE_EPROTO saying how
  * much, after the rows it could give.
  */
@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #define KEYS_URL "%s/informationProtection/bitlocker/recoveryKeys" \
 	"?$select=id,createdDateTime,deviceId,volumeType"
@@ -42,132 +41,54 @@ static const char *const vol_names[] = {
 	"operatingSystem", "fixedData", "removableData", "unknown"
 };
 
-/* A 64-bit finalizer (MurmurHash3's fmix64): every bit mixes. */
-static uint64_t
-mix64(uint64_t x)
+enum bde_status
+graph_escrow_table_init(struct graph_escrow_table *t, char **errstr)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-/* The slot to start probing at: the GUID hashed with the table's seed. */
-static size_t
-slot_of(const struct graph_escrow_table *t, const uint8_t g[16])
-{
-	uint64_t lo, hi;
-
-	memcpy(&lo, g, 8);
-	memcpy(&hi, g + 8, 8);
-	return (size_t)(mix64(mix64(lo ^ t->seed[0]) ^ hi ^ t->seed[1]) &
-	    (t->cap - 1));
-}
-
-static int
-slot_used(const struct graph_escrow_slot *s)
-{
-	/* a slot holds at least one key once used */
-	return (s->bits & GRAPH_ESCROW_COUNT_MASK) != 0;
-}
-
-void
-graph_escrow_table_init(struct graph_escrow_table *t)
-{
-	memset(t, 0, sizeof(*t));
-	/*
-	 * A secret seed, so a server cannot choose deviceIds that all probe
-	 * the same slots; without the kernel's randomness, something that
-	 * varies will do (this guards speed, not secrets).
-	 */
-	if (getrandom(t->seed, sizeof(t->seed), GRND_NONBLOCK) !=
-	    (ssize_t)sizeof(t->seed)) {
-		t->seed[0] = mix64((uint64_t)time(NULL));
-		t->seed[1] = mix64((uint64_t)(uintptr_t)t ^ t->seed[0]);
-	}
+	t->max = GRAPH_ESCROW_MAX_DEVICES;
+	return bde_dtab_new(16, sizeof(struct graph_escrow_slot), &t->d,
+	    errstr);
 }
 
 void
 graph_escrow_table_release(struct graph_escrow_table *t)
 {
-	free(t->slot);
-	t->slot = NULL;
-	t->n = t->cap = 0;
+	bde_dtab_free(t->d);
+	t->d = NULL;
 }
 
-/* Double the table (or make the first one) and place every slot again. */
-static int
-table_grow(struct graph_escrow_table *t)
+enum bde_status
+graph_escrow_table_get(struct graph_escrow_table *t, const uint8_t guid[16],
+    struct graph_escrow_slot *out, int *found, char **errstr)
 {
-	struct graph_escrow_slot *old = t->slot, *s;
-	size_t oldcap = t->cap, cap = t->cap ? t->cap * 2 : 1024, i, j;
-
-	s = calloc(cap, sizeof(*s));
-	if (s == NULL)
-		return -1;
-	t->slot = s;
-	t->cap = cap;
-	for (i = 0; i < oldcap; i++) {
-		if (!slot_used(&old[i]))
-			continue;
-		for (j = slot_of(t, old[i].guid); slot_used(&s[j]);
-		    j = (j + 1) & (cap - 1))
-			;
-		s[j] = old[i];
-	}
-	free(old);
-	return 0;
+	return bde_dtab_get(t->d, guid, out, found, errstr);
 }
 
-const struct graph_escrow_slot *
-graph_escrow_table_find(const struct graph_escrow_table *t,
-    const uint8_t guid[16])
-{
-	size_t i;
-
-	if (t->cap == 0)
-		return NULL;
-	/* never full (at most 3/4), so a free slot ends every probe */
-	for (i = slot_of(t, guid); slot_used(&t->slot[i]);
-	    i = (i + 1) & (t->cap - 1))
-		if (memcmp(t->slot[i].guid, guid, 16) == 0)
-			return &t->slot[i];
-	return NULL;
-}
-
-int
+enum bde_status
 graph_escrow_table_add(struct graph_escrow_table *t, const uint8_t guid[16],
-    time_t created, unsigned vol)
+    time_t created, unsigned vol, char **errstr)
 {
-	struct graph_escrow_slot *s;
+	struct graph_escrow_slot s;
+	enum bde_status st;
 	uint32_t count;
-	size_t i;
+	int found;
 
-	s = (struct graph_escrow_slot *)graph_escrow_table_find(t, guid);
-	if (s == NULL) {
-		if (t->n >= GRAPH_ESCROW_MAX_DEVICES)
-			return -2;
-		if ((t->n + 1) * 4 > t->cap * 3 && table_grow(t) < 0)
-			return -1;
-		for (i = slot_of(t, guid); slot_used(&t->slot[i]);
-		    i = (i + 1) & (t->cap - 1))
-			;
-		s = &t->slot[i];
-		memcpy(s->guid, guid, 16);
-		t->n++;
-	}
-	count = s->bits & GRAPH_ESCROW_COUNT_MASK;
+	st = bde_dtab_get(t->d, guid, &s, &found, errstr);
+	if (st != BDE_OK)
+		return st;
+	if (!found && bde_dtab_count(t->d) >= t->max)
+		return bde_error(errstr, BDE_EPROTO, "listing the recovery "
+		    "keys: keys of more than %llu devices; stopped",
+		    (unsigned long long)t->max);
+	count = s.bits & GRAPH_ESCROW_COUNT_MASK;
 	/* saturates; GRAPH_MAX_ITEMS keeps a walk far below it */
 	if (count < GRAPH_ESCROW_COUNT_MASK)
 		count++;
-	s->bits = count | ((s->bits >> GRAPH_ESCROW_VOL_SHIFT |
+	s.bits = count | ((s.bits >> GRAPH_ESCROW_VOL_SHIFT |
 	    (vol & GRAPH_ESCROW_VOL_ALL)) << GRAPH_ESCROW_VOL_SHIFT);
 	if (created > 0 && (uint64_t)created <= UINT32_MAX &&
-	    (uint32_t)created > s->newest)
-		s->newest = (uint32_t)created;
-	return 0;
+	    (uint32_t)created > s.newest)
+		s.newest = (uint32_t)created;
+	return bde_dtab_put(t->d, guid, &s, errstr);
 }
 
 unsigned
@@ -293,8 +214,8 @@ graph_escrow_key_page(const cJSON *value, void *arg, char **errstr)
 	struct graph_escrow_walk *w = arg;
 	const cJSON *item;
 	uint8_t id[16], dev[16];
+	enum bde_status st;
 	time_t created;
-	int r;
 
 	cJSON_ArrayForEach(item, value) {
 		w->keys++;
@@ -310,47 +231,51 @@ graph_escrow_key_page(const cJSON *value, void *arg, char **errstr)
 			w->bad_fields++;
 			created = 0;
 		}
-		r = graph_escrow_table_add(&w->table, dev, created,
+		st = graph_escrow_table_add(&w->table, dev, created,
 		    graph_escrow_volume_bit(cJSON_GetObjectItemCaseSensitive(
-		    item, "volumeType")));
-		if (r == -1)
-			return bde_error(errstr, BDE_ENOMEM, "out of memory");
-		if (r < 0)
-			return bde_error(errstr, BDE_EPROTO, "listing the "
-			    "recovery keys: keys of more than %d devices; "
-			    "stopped", GRAPH_ESCROW_MAX_DEVICES);
+		    item, "volumeType")), errstr);
+		if (st != BDE_OK)
+			return st;
 	}
 	return BDE_OK;
 }
 
 /*
  * The row of one device object o into e (strings borrowed from o, the
- * device id and volumes into the caller's buffers).  Returns 0, or -1
- * when o is not a device a row can be made of (no name, a deviceId that
- * is not a GUID).  Fields that cannot be read are left empty and counted.
+ * device id and volumes into the caller's buffers); *skip set when o is
+ * not a device a row can be made of (no name, a deviceId that is not a
+ * GUID).  Fields that cannot be read are left empty and counted.
+ * BDE_OK, or the table's errors.
  */
-static int
+static enum bde_status
 device_row(struct graph_escrow_walk *w, const cJSON *o, struct bde_escrow *e,
-    char devid[BDE_GUID_LEN + 1], char *vols, size_t vols_len)
+    char devid[BDE_GUID_LEN + 1], char *vols, size_t vols_len, int *skip,
+    char **errstr)
 {
-	const struct graph_escrow_slot *s = NULL;
+	struct graph_escrow_slot s = { 0, 0 };
 	const cJSON *d;
+	enum bde_status st;
 	uint8_t g[16];
+	int found = 0;
 
 	memset(e, 0, sizeof(*e));
+	*skip = 1;
 	if (!cJSON_IsObject(o) || opt_string(o, "displayName",
 	    NAME_MAX_BYTES, &e->name) < 0 || e->name == NULL)
-		return -1;
+		return BDE_OK;
 	/* no deviceId (never registered a key): a row without one */
 	d = cJSON_GetObjectItemCaseSensitive(o, "deviceId");
 	if (d != NULL && !cJSON_IsNull(d)) {
 		if (guid_member(o, "deviceId", g) < 0)
-			return -1;
+			return BDE_OK;
 		/* lower case, as lookup's device_id (Graph's own form) */
 		bde_guid_format(g, devid);
 		e->device_id = bde_guid_lower(devid);
-		s = graph_escrow_table_find(&w->table, g);
+		st = graph_escrow_table_get(&w->table, g, &s, &found, errstr);
+		if (st != BDE_OK)
+			return st;
 	}
+	*skip = 0;
 	if (opt_string(o, "operatingSystem", OS_MAX_BYTES, &e->os) < 0)
 		w->bad_fields++;
 	if (opt_string(o, "trustType", TRUST_MAX_BYTES, &e->trust) < 0)
@@ -362,14 +287,14 @@ device_row(struct graph_escrow_walk *w, const cJSON *o, struct bde_escrow *e,
 	}
 	if (opt_time(o, "approximateLastSignInDateTime", &e->last_seen) < 0)
 		w->bad_fields++;
-	if (s != NULL) {
-		e->nkeys = s->bits & GRAPH_ESCROW_COUNT_MASK;
-		e->newest = (time_t)s->newest;
-		graph_escrow_volumes(s->bits >> GRAPH_ESCROW_VOL_SHIFT, vols,
+	if (found) {
+		e->nkeys = s.bits & GRAPH_ESCROW_COUNT_MASK;
+		e->newest = (time_t)s.newest;
+		graph_escrow_volumes(s.bits >> GRAPH_ESCROW_VOL_SHIFT, vols,
 		    vols_len);
 		e->volumes = vols[0] ? vols : NULL;
 	}
-	return 0;
+	return BDE_OK;
 }
 
 enum bde_status
@@ -378,11 +303,17 @@ graph_escrow_device_page(const cJSON *value, void *arg, char **errstr)
 	struct graph_escrow_walk *w = arg;
 	const cJSON *item;
 	struct bde_escrow e;
+	enum bde_status st;
 	char devid[BDE_GUID_LEN + 1], vols[64];
+	int skip;
 
 	cJSON_ArrayForEach(item, value) {
 		w->devices++;
-		if (device_row(w, item, &e, devid, vols, sizeof(vols)) < 0) {
+		st = device_row(w, item, &e, devid, vols, sizeof(vols), &skip,
+		    errstr);
+		if (st != BDE_OK)
+			return st;
+		if (skip) {
 			w->bad_devices++;
 			continue;
 		}
@@ -417,9 +348,11 @@ graph_escrow(void *self, bde_escrow_fn fn, void *arg, char **errstr)
 	char *keys_url = NULL, *devices_url = NULL;
 
 	memset(&w, 0, sizeof(w));
-	graph_escrow_table_init(&w.table);
 	w.fn = fn;
 	w.arg = arg;
+	st = graph_escrow_table_init(&w.table, errstr);
+	if (st != BDE_OK)
+		goto out;
 	/* lookups' scopes: BitlockerKey.ReadBasic.All is enough for these */
 	graph_begin(g, 0);
 	if (asprintf(&keys_url, KEYS_URL, g->v1) < 0)

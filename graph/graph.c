@@ -54,17 +54,6 @@ find_cloud(const char *name)
 	return NULL;
 }
 
-/* url without trailing slashes, copied; NULL when out of memory. */
-static char *
-trim_url(const char *url)
-{
-	size_t n = strlen(url);
-
-	while (n > 0 && url[n - 1] == '/')
-		n--;
-	return strndup(url, n);
-}
-
 /*
  * The scope string: the app's "{resource}/.default", or the delegated
  * permissions perms with openid/profile (for the user's name in the
@@ -163,8 +152,8 @@ graph_new(const struct graph_settings *s, int allow_app, struct graph **out,
 		st = bde_error(errstr, BDE_ENOMEM, "out of memory");
 		goto out;
 	}
-	g->base = trim_url(s->graph != NULL ? s->graph : cl->graph);
-	g->authority = trim_url(s->authority != NULL ? s->authority :
+	g->base = http_url_trim(s->graph != NULL ? s->graph : cl->graph);
+	g->authority = http_url_trim(s->authority != NULL ? s->authority :
 	    cl->login);
 	if (g->base == NULL || g->authority == NULL ||
 	    asprintf(&g->v1, "%s/v1.0", g->base) < 0 ||

@@ -13,6 +13,7 @@
 #include <cJSON.h>
 
 #include "core/json.h"
+#include "core/scratch.h"
 #include "graph/graph.h"
 #include "http/http.h"
 #include "identity/identity.h"
@@ -125,8 +126,7 @@ enum bde_status graph_page_parts(const cJSON *doc, const char *what,
  * graph_walk_release frees it.
  */
 struct graph_walk {
-	uint64_t *seen;
-	size_t nseen, cap;
+	struct http_links links;
 };
 void graph_walk_release(struct graph_walk *w);
 
@@ -342,13 +342,10 @@ enum bde_status graph_managed_page(const cJSON *value, void *arg,
  *
  * The table maps an Entra deviceId (16 bytes, written order) to the
  * number of its recovery keys, the newest key's creation and the volume
- * types they cover: 24 bytes a slot, open addressing with linear
- * probing, at most 3/4 full, so 32 to 64 bytes a device that has keys.
- * The hash is keyed with a random seed (a server cannot choose deviceIds
- * that collide).  A slot is free while its count is 0.
+ * types they cover.  It is kept on disk (core/scratch.h), so the memory
+ * a walk uses does not grow with the number of devices.
  */
 struct graph_escrow_slot {
-	uint8_t guid[16];
 	uint32_t newest;	/* newest key's creation, UTC s; 0 unknown */
 	uint32_t bits;		/* count | volume mask << VOL_SHIFT */
 };
@@ -360,31 +357,32 @@ struct graph_escrow_slot {
 #define GRAPH_VOL_REMOVABLE 0x4u	/* removableDataVolume (3) */
 #define GRAPH_VOL_UNKNOWN 0x8u		/* unknownFutureValue, anything else */
 #define GRAPH_ESCROW_VOL_ALL 0xfu
-/* Devices with keys one walk keeps at most (about 100 MB of table). */
+/* Devices with keys one walk keeps at most (about 100 MB of disk). */
 #define GRAPH_ESCROW_MAX_DEVICES 2000000
 
 struct graph_escrow_table {
-	struct graph_escrow_slot *slot;	/* cap slots, cap a power of 2 */
-	size_t n, cap;			/* used, allocated */
-	uint64_t seed[2];
+	struct bde_dtab *d;
+	uint64_t max;		/* devices it takes: GRAPH_ESCROW_MAX_DEVICES */
 };
 
-/* An empty table with a fresh seed; release frees its slots. */
-void graph_escrow_table_init(struct graph_escrow_table *t);
+/* An empty table (release frees it; NULL-safe after a failed init). */
+enum bde_status graph_escrow_table_init(struct graph_escrow_table *t,
+    char **errstr);
 void graph_escrow_table_release(struct graph_escrow_table *t);
 
 /*
  * Count one key of device guid: created (UTC s; 0 or out of 32 bits:
- * unknown, not counted as newest) and vol (GRAPH_VOL_* bits).  Returns
- * 0, -1 out of memory, -2 when GRAPH_ESCROW_MAX_DEVICES devices are
- * there already.
+ * unknown, not counted as newest) and vol (GRAPH_VOL_* bits).  BDE_OK,
+ * BDE_EPROTO when t->max devices are there already, or the scratch
+ * file's BDE_EIO / BDE_ENOMEM.
  */
-int graph_escrow_table_add(struct graph_escrow_table *t,
-    const uint8_t guid[16], time_t created, unsigned vol);
+enum bde_status graph_escrow_table_add(struct graph_escrow_table *t,
+    const uint8_t guid[16], time_t created, unsigned vol, char **errstr);
 
-/* The slot of device guid (owned by t, valid until the next add), or NULL. */
-const struct graph_escrow_slot *graph_escrow_table_find(
-    const struct graph_escrow_table *t, const uint8_t guid[16]);
+/* What t holds for device guid into *out, *found 0 when nothing. */
+enum bde_status graph_escrow_table_get(struct graph_escrow_table *t,
+    const uint8_t guid[16], struct graph_escrow_slot *out, int *found,
+    char **errstr);
 
 /* The GRAPH_VOL_* bit of a volumeType in any of its three forms. */
 unsigned graph_escrow_volume_bit(const cJSON *volume_type);
@@ -419,8 +417,8 @@ struct graph_escrow_walk {
  * Page handler for recoveryKeys (arg: a graph_escrow_walk): each key
  * with a GUID id and deviceId is counted into the table; others are
  * skipped (bad_keys), a createdDateTime that is not a time is left out
- * (bad_fields).  BDE_ENOMEM; BDE_EPROTO past GRAPH_ESCROW_MAX_DEVICES.
- * No I/O.
+ * (bad_fields).  BDE_EPROTO past the table's max; the scratch file's
+ * errors.  No network I/O.
  */
 enum bde_status graph_escrow_key_page(const cJSON *value, void *arg,
     char **errstr);
@@ -428,10 +426,10 @@ enum bde_status graph_escrow_key_page(const cJSON *value, void *arg,
 /*
  * Page handler for devices (arg: a graph_escrow_walk): fn once per
  * device with a displayName and a GUID deviceId (or none), its row
- * joined with the table (device_id upper case; strings borrowed for the
+ * joined with the table (device_id lower case; strings borrowed for the
  * call); other items are skipped (bad_devices), unreadable or over-long
  * fields left NULL/0 (bad_fields).  fn returning non-zero: BDE_EIO
- * "stopped".  No I/O.
+ * "stopped"; the scratch file's errors.  No network I/O.
  */
 enum bde_status graph_escrow_device_page(const cJSON *value, void *arg,
     char **errstr);

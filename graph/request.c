@@ -144,59 +144,10 @@ graph_page_parts(const cJSON *doc, const char *what, const char *request_id,
 	return BDE_OK;
 }
 
-/* FNV-1a, 64 bits: enough to tell a server's links apart. */
-static uint64_t
-link_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	/* 0 marks a free slot */
-	return h != 0 ? h : 1;
-}
-
 void
 graph_walk_release(struct graph_walk *w)
 {
-	free(w->seen);
-	memset(w, 0, sizeof(*w));
-}
-
-/* Add h to the set; 1 when it was there already, -1 out of memory. */
-static int
-walk_add(struct graph_walk *w, uint64_t h)
-{
-	uint64_t *t;
-	size_t i, cap;
-
-	/* keep the table at most half full: grow, rehash */
-	if ((w->nseen + 1) * 2 > w->cap) {
-		cap = w->cap ? w->cap * 2 : 64;
-		t = calloc(cap, sizeof(*t));
-		if (t == NULL)
-			return -1;
-		for (i = 0; i < w->cap; i++) {
-			size_t j = (size_t)(w->seen[i] % cap);
-
-			if (w->seen[i] == 0)
-				continue;
-			while (t[j] != 0)
-				j = (j + 1) % cap;
-			t[j] = w->seen[i];
-		}
-		free(w->seen);
-		w->seen = t;
-		w->cap = cap;
-	}
-	for (i = (size_t)(h % w->cap); w->seen[i] != 0; i = (i + 1) % w->cap)
-		if (w->seen[i] == h)
-			return 1;
-	w->seen[i] = h;
-	w->nseen++;
-	return 0;
+	http_links_release(&w->links);
 }
 
 enum bde_status
@@ -222,7 +173,7 @@ graph_walk_page(struct graph_walk *w, struct graph_budget *b,
 			return bde_error(errstr, BDE_EPROTO, "%s: refusing to "
 			    "follow an @odata.nextLink with a blank or a "
 			    "control character", what);
-	r = walk_add(w, link_hash(next));
+	r = http_links_add(&w->links, next);
 	if (r < 0)
 		return bde_error(errstr, BDE_ENOMEM, "out of memory");
 	if (r > 0)
@@ -248,7 +199,7 @@ graph_pages(struct graph *g, const char *url, const cJSON *first,
     void *arg, char **errstr)
 {
 	struct http_response rs = { 0 };
-	struct graph_walk w = { NULL, 0, 0 };
+	struct graph_walk w = { { NULL, 0, 0 } };
 	enum bde_status st = BDE_OK;
 	const cJSON *doc = first, *value;
 	const char *next;

@@ -17,6 +17,7 @@
 #define BDEKEY_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <cJSON.h>
@@ -173,5 +174,22 @@ char *http_origin(const char *url);
 
 /* "https://host/path" of url without its query, for messages, in buf. */
 const char *http_url_label(const char *url, char *buf, size_t len);
+
+/* url without its trailing slashes: a new string, or NULL (no memory). */
+char *http_url_trim(const char *url);
+
+/*
+ * The links one paged listing has followed, so that a server's
+ * nextLink cannot lead back to a page already read: a set of 64-bit
+ * hashes (FNV-1a) of the URLs, open addressing, at most half full.
+ * Zeroed: empty.  add returns 0 when url is new (and keeps it), 1 when
+ * it was there already, -1 when out of memory; release frees.
+ */
+struct http_links {
+	uint64_t *t;
+	size_t n, cap;
+};
+int http_links_add(struct http_links *l, const char *url);
+void http_links_release(struct http_links *l);
 
 #endif

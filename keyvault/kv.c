@@ -134,22 +134,11 @@ find_cloud(const char *name)
 	return NULL;
 }
 
-/* url without trailing slashes, copied; NULL when out of memory. */
-static char *
-trim_url(const char *url)
-{
-	size_t n = strlen(url);
-
-	while (n > 0 && url[n - 1] == '/')
-		n--;
-	return strndup(url, n);
-}
-
 /* A resource as compared: lower case, no trailing slash; NULL: no memory. */
 static char *
 norm_resource(const char *r)
 {
-	char *s = trim_url(r);
+	char *s = http_url_trim(r);
 
 	return s != NULL ? bde_guid_lower(s) : NULL;
 }
@@ -193,7 +182,7 @@ vault_url(const char *v, const struct kv_cloud *cl, char **out,
 	    strpbrk(v, "?#") != NULL)
 		return bde_error(errstr, BDE_ECONFIG, "vault URL '%s' is not an "
 		    "https:// URL without query", v);
-	if ((*out = trim_url(v)) == NULL)
+	if ((*out = http_url_trim(v)) == NULL)
 		return bde_error(errstr, BDE_ENOMEM, "out of memory");
 	return BDE_OK;
 }
@@ -276,9 +265,9 @@ kv_open(const struct kv_settings *s, struct kv **out, char **errstr)
 		goto out;
 	kv->vault_resource = norm_resource(s->vault_resource != NULL ?
 	    s->vault_resource : cl->vault_resource);
-	kv->arm = trim_url(s->arm != NULL ? s->arm : cl->arm);
+	kv->arm = http_url_trim(s->arm != NULL ? s->arm : cl->arm);
 	kv->arm_resource = norm_resource(cl->arm);
-	kv->authority = trim_url(s->authority != NULL ? s->authority :
+	kv->authority = http_url_trim(s->authority != NULL ? s->authority :
 	    cl->login);
 	if (kv->vault_resource == NULL || kv->arm == NULL ||
 	    kv->arm_resource == NULL || kv->authority == NULL ||

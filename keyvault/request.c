@@ -322,57 +322,6 @@ kv_call(struct kv *kv, enum kv_target t, const char *method, const char *url,
 	return st;
 }
 
-/* FNV-1a, 64 bits: enough to tell a vault's links apart. */
-static uint64_t
-link_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h != 0 ? h : 1;	/* 0 marks a free slot */
-}
-
-/* Links seen in one listing: an open-addressing set of hashes. */
-struct seen {
-	uint64_t *t;
-	size_t n, cap;
-};
-
-/* Add h; 1 when it was there already, -1 when out of memory. */
-static int
-seen_add(struct seen *s, uint64_t h)
-{
-	uint64_t *t;
-	size_t i, j, cap;
-
-	if ((s->n + 1) * 2 > s->cap) {
-		cap = s->cap ? s->cap * 2 : 64;
-		t = calloc(cap, sizeof(*t));
-		if (t == NULL)
-			return -1;
-		for (i = 0; i < s->cap; i++) {
-			if (s->t[i] == 0)
-				continue;
-			for (j = (size_t)(s->t[i] % cap); t[j] != 0;
-			    j = (j + 1) % cap)
-				;
-			t[j] = s->t[i];
-		}
-		free(s->t);
-		s->t = t;
-		s->cap = cap;
-	}
-	for (i = (size_t)(h % s->cap); s->t[i] != 0; i = (i + 1) % s->cap)
-		if (s->t[i] == h)
-			return 1;
-	s->t[i] = h;
-	s->n++;
-	return 0;
-}
-
 /* Whether next may be followed: printable, no blanks, on origin. */
 static enum bde_status
 next_ok(const char *next, const char *origin, const char *what,
@@ -399,7 +348,7 @@ kv_list(struct kv *kv, const char *url, const char *what, size_t max_items,
     void *arg, char **errstr)
 {
 	struct http_response rs = { 0 };
-	struct seen seen = { NULL, 0, 0 };
+	struct http_links seen = { NULL, 0, 0 };
 	enum bde_status st;
 	const cJSON *value;
 	const char *next;
@@ -410,7 +359,7 @@ kv_list(struct kv *kv, const char *url, const char *what, size_t max_items,
 	if (kv_origin_norm(url, origin, sizeof(origin)) < 0)
 		return bde_error(errstr, BDE_EPROTO, "%s: not an https:// URL",
 		    what);
-	if (seen_add(&seen, link_hash(url)) < 0)
+	if (http_links_add(&seen, url) < 0)
 		return bde_error(errstr, BDE_ENOMEM, "out of memory");
 	for (;;) {
 		http_response_release(&rs);
@@ -447,7 +396,7 @@ kv_list(struct kv *kv, const char *url, const char *what, size_t max_items,
 		}
 		if ((st = next_ok(next, origin, what, errstr)) != BDE_OK)
 			goto out;
-		r = seen_add(&seen, link_hash(next));
+		r = http_links_add(&seen, next);
 		if (r != 0) {
 			st = r < 0 ? bde_error(errstr, BDE_ENOMEM, "out of "
 			    "memory") : bde_error(errstr, BDE_EPROTO, "%s: the "
@@ -465,7 +414,7 @@ kv_list(struct kv *kv, const char *url, const char *what, size_t max_items,
 out:
 	free(perr);
 	free(cur);
-	free(seen.t);
+	http_links_release(&seen);
 	http_response_release(&rs);
 	return st;
 }

@@ -37,6 +37,7 @@
 #include <ldap.h>
 
 #include "core/core.h"
+#include "core/scratch.h"
 #include "ldap/ad.h"
 
 #define AD_CLASS_RECOVERY "msFVE-RecoveryInformation"
@@ -447,14 +448,17 @@ struct ad_search {
 	enum bde_status (*entry)(struct ad *ad, LDAPMessage *e, void *arg,
 	    char **errstr);
 	void *arg;
+	int page_size;		/* 0: ad->page_size */
+	int walk;		/* the whole directory: a walk's bounds */
 };
 
 /*
  * Run q paged (RFC 2696) and domain-scoped, calling q->entry for every
  * entry.  Bounded: each page by ad->timeout, the whole search by
  * AD_SEARCH_TIMEOUTS x ad->timeout and ad->limit_ms (BDE_EUNREACH), and
- * by AD_MAX_PAGES pages and AD_MAX_ENTRIES entries (BDE_EPROTO).  Every
- * page is wiped before it is freed.  BDE_OK (also when a one-level base
+ * by AD_MAX_PAGES pages and AD_MAX_ENTRIES entries (BDE_EPROTO); a walk
+ * (q->walk) by its own bounds instead (search.c).  Every page is wiped
+ * before it is freed.  BDE_OK (also when a one-level base
  * vanished), or the error of the search or of q->entry.
  */
 enum bde_status ad_search_run(struct ad *ad, const struct ad_search *q,
@@ -672,22 +676,19 @@ struct ad_escrow_info {
 };
 
 /*
- * The join table: DN hash -> keys, newest time, first distinct volumes
- * (memory per computer: see escrow.c).  new returns NULL when out of
- * memory; free (NULL is fine) frees all.  add counts one recovery object
- * of the computer whose DN hashes to h, created at created (<= 0:
- * unknown), on volume vol (16 bytes as stored, or NULL): 0, or -1 out of
- * memory.  get fills *out: 0,
- * or -1 when h has nothing.  bytes: what the table has allocated.
+ * The join table, on disk (core/scratch.h): a DN's two hashes (key[0]
+ * and key[1], ad_dn_hash with two seeds) -> keys, newest time, first
+ * distinct volumes.  new makes an empty one (*out: bde_dtab_free).  add
+ * counts one recovery object of that computer, created at created (<= 0:
+ * unknown), on volume vol (16 bytes as stored, or NULL).  get fills *out
+ * and *found (0: nothing under key; *out zeroed).  BDE_OK, or the
+ * scratch file's BDE_EIO / BDE_ENOMEM.
  */
-struct ad_escrow_table;
-struct ad_escrow_table *ad_escrow_table_new(void);
-void ad_escrow_table_free(struct ad_escrow_table *t);
-int ad_escrow_table_add(struct ad_escrow_table *t, uint64_t h,
-    time_t created, const uint8_t vol[16]);
-int ad_escrow_table_get(const struct ad_escrow_table *t, uint64_t h,
-    struct ad_escrow_info *out);
-size_t ad_escrow_table_bytes(const struct ad_escrow_table *t);
+enum bde_status ad_escrow_table_new(struct bde_dtab **out, char **errstr);
+enum bde_status ad_escrow_table_add(struct bde_dtab *t, const uint64_t key[2],
+    time_t created, const uint8_t vol[16], char **errstr);
+enum bde_status ad_escrow_table_get(struct bde_dtab *t, const uint64_t key[2],
+    struct ad_escrow_info *out, int *found, char **errstr);
 
 /* The escrow operation (see struct bde_backend_ops). */
 enum bde_status ad_escrow(void *self, bde_escrow_fn fn, void *arg,

@@ -6,9 +6,9 @@
  * msFVE-RecoveryInformation object (DN, msFVE-VolumeGuid, whenCreated:
  * nothing confidential, so an account without Control Access gets the
  * same report) counted per parent DN, the computer ([MS-ADSC]: its only
- * possible superior), into a compact join table; then every computer,
- * looked up there and handed over as its row completes.  Memory: a page
- * of entries and the table.  All the server sends is checked; a value
+ * possible superior), into a join table on disk (core/scratch.h); then
+ * every computer, looked up there and handed over as its row completes.
+ * Memory: a page of entries, whatever the number of computers.  All the server sends is checked; a value
  * that fails is unknown (SID, logon time) or makes its object a problem
  * (ad_problem), reported after the rows.
  */
@@ -20,46 +20,36 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/clock.h"
+
 /* ------------------------------------------------------------------ */
 /* The walk                                                             */
 
-/*
- * Bounds on each search of the walk whatever the server sends.  Its
- * size is the directory's, so unlike ad_search_run's (made for one
- * computer's keys) they do not limit the whole search's time: each page
- * has --timeout (and ad->limit_ms when the caller set one), and the
- * search must make progress: AD_ESCROW_MAX_ENTRIES entries at most, and
- * AD_ESCROW_MAX_EMPTY pages in a row without one.
- */
-#define AD_ESCROW_MAX_ENTRIES 10000000L
-#define AD_ESCROW_MAX_EMPTY 100
+/* computers with keys a walk keeps (its scratch table: about 500 MB) */
+#define AD_ESCROW_MAX_COMPUTERS 2000000
 /* AD's MaxPageSize; a --page-size that was set is used instead */
 #define AD_ESCROW_PAGE_SIZE 1000
-/* LDAP_SERVER_DOMAIN_SCOPE_OID (MS-ADTS 3.1.1.3.4.1.9): no referrals */
-#define AD_ESCROW_DOMAIN_SCOPE "1.2.840.113556.1.4.1339"
 #define AD_ESCROW_ATTRS 5	/* attributes asked at most */
 
 /* The state of one walk. */
 struct ad_escrow_walk {
-	struct ad_escrow_table *t;
-	uint64_t seed;		/* of the DN hashes: random per walk */
+	struct bde_dtab *t;	/* the join table, on disk */
+	uint64_t seed[2];	/* of the DN hashes: random per walk */
 	bde_escrow_fn fn;
 	void *arg;
-	int page_size;
-	long entries;		/* of the current search */
+	unsigned long keys, computers;	/* objects counted, rows given */
 	char *buf;		/* a row's strings */
 	size_t cap;
 };
 
 /*
- * One search of the walk, subtree from the base: entry gets each entry's
- * DN and the first value of each of attrs (absent: bv_val NULL), all
- * pointing into the entry.
+ * One search of the walk (ad_search_run's q->arg): entry gets each
+ * entry's DN and the first value of each of attrs (absent: bv_val NULL),
+ * all pointing into the entry.
  */
 struct ad_escrow_search {
-	const char *filter;
+	struct ad_escrow_walk *w;
 	char **attrs;
-	const char *what;
 	enum bde_status (*entry)(struct ad *ad, struct ad_escrow_walk *w,
 	    const struct berval *dn, const struct berval *vals,
 	    char **errstr);
@@ -80,9 +70,9 @@ ad_escrow_problem(struct ad *ad, const struct berval *dn, const char *what,
 
 /* Entry e of q's search to q->entry (every attribute is single-valued). */
 static enum bde_status
-ad_escrow_entry(struct ad *ad, const struct ad_escrow_search *q,
-    struct ad_escrow_walk *w, LDAPMessage *e, char **errstr)
+ad_escrow_entry(struct ad *ad, LDAPMessage *e, void *arg, char **errstr)
 {
+	const struct ad_escrow_search *q = arg;
 	struct berval dn, attr, *vals = NULL, v[AD_ESCROW_ATTRS];
 	BerElement *ber = NULL;
 	enum bde_status st = BDE_OK;
@@ -91,8 +81,8 @@ ad_escrow_entry(struct ad *ad, const struct ad_escrow_search *q,
 	memset(v, 0, sizeof(v));
 	if (ldap_get_dn_ber(ad->ld, e, &ber, &dn) != LDAP_SUCCESS ||
 	    dn.bv_val == NULL) {
-		st = bde_error(errstr, BDE_EPROTO, "%s: %s: cannot decode an "
-		    "entry", ad->uri, q->what);
+		st = bde_error(errstr, BDE_EPROTO, "%s: cannot decode an "
+		    "entry", ad->uri);
 		goto out;
 	}
 	for (;;) {
@@ -112,7 +102,7 @@ ad_escrow_entry(struct ad *ad, const struct ad_escrow_search *q,
 		ber_memfree(vals);
 		vals = NULL;
 	}
-	st = q->entry(ad, w, &dn, v, errstr);
+	st = q->entry(ad, q->w, &dn, v, errstr);
 out:
 	ber_memfree(vals);
 	if (ber != NULL)
@@ -120,114 +110,38 @@ out:
 	return st;
 }
 
-/*
- * One page of q continuing *cookie (replaced by the server's next one,
- * empty after the last page; the caller ber_memfree's it); *got says
- * how many entries it had.
- */
+/* Every entry of class filter under the base to entry: one walk. */
 static enum bde_status
-ad_escrow_page(struct ad *ad, const struct ad_escrow_search *q,
-    struct ad_escrow_walk *w, struct berval *cookie, long *got,
-    char **errstr)
+ad_escrow_run(struct ad *ad, struct ad_escrow_walk *w, const char *filter,
+    char **attrs, const char *what, enum bde_status (*entry)(struct ad *,
+    struct ad_escrow_walk *, const struct berval *, const struct berval *,
+    char **), char **errstr)
 {
-	LDAPControl *page = NULL, **rctrls = NULL, *ctrls[3], *c;
-	LDAPControl scope = {
-		.ldctl_oid = AD_ESCROW_DOMAIN_SCOPE,
-		.ldctl_value = { .bv_len = 0, .bv_val = NULL },
-		.ldctl_iscritical = 0,
-	};
-	LDAPMessage *res = NULL, *e;
-	struct timeval tv;
-	enum bde_status st = BDE_OK;
-	ber_int_t count;
-	int rc, err = LDAP_SUCCESS;
+	struct ad_escrow_search q = { .w = w, .attrs = attrs, .entry = entry };
 
-	*got = 0;
-	/* critical: a server ignoring it would cut the answer short */
-	rc = ldap_create_page_control(ad->ld, w->page_size,
-	    cookie->bv_len > 0 ? cookie : NULL, 1, &page);
-	if (rc != LDAP_SUCCESS) {
-		st = ad_nomem(errstr);
-		goto out;
-	}
-	ber_memfree(cookie->bv_val);
-	cookie->bv_val = NULL;
-	cookie->bv_len = 0;
-	ctrls[0] = page;
-	ctrls[1] = &scope;
-	ctrls[2] = NULL;
-	/* read whole before a row goes out: the time the caller takes for
-	   its rows never counts against the server's */
-	ad_io_phase(ad, ad->limit_ms);
-	tv = ad_io_left(ad);
-	rc = ldap_search_ext_s(ad->ld, ad->base, LDAP_SCOPE_SUBTREE, q->filter,
-	    q->attrs, 0, ctrls, NULL, &tv, 0, &res);
-	if (rc != LDAP_SUCCESS && res == NULL) {
-		st = ad_fail(ad, ad->uri, rc, 0, errstr, "%s", q->what);
-		goto out;
-	}
-	rc = ldap_parse_result(ad->ld, res, &err, NULL, NULL, NULL, &rctrls,
-	    0);
-	if (rc != LDAP_SUCCESS || err != LDAP_SUCCESS) {
-		st = ad_fail(ad, ad->uri, rc != LDAP_SUCCESS ? rc : err, 0,
-		    errstr, "%s", q->what);
-		goto out;
-	}
-	/* search references are left alone (never chased) */
-	for (e = ldap_first_entry(ad->ld, res); e != NULL;
-	    e = ldap_next_entry(ad->ld, e)) {
-		if (++w->entries > AD_ESCROW_MAX_ENTRIES) {
-			st = bde_error(errstr, BDE_EPROTO, "%s: %s: more than "
-			    "%ld entries", ad->uri, q->what,
-			    AD_ESCROW_MAX_ENTRIES);
-			goto out;
-		}
-		++*got;
-		st = ad_escrow_entry(ad, q, w, e, errstr);
-		if (st != BDE_OK)
-			goto out;
-	}
-	c = rctrls != NULL ? ldap_control_find(LDAP_CONTROL_PAGEDRESULTS,
-	    rctrls, NULL) : NULL;
-	if (c != NULL && ldap_parse_pageresponse_control(ad->ld, c, &count,
-	    cookie) != LDAP_SUCCESS)
-		st = bde_error(errstr, BDE_EPROTO,
-		    "%s: %s: bad paged results control", ad->uri, q->what);
-out:
-	if (page != NULL)
-		ldap_control_free(page);
-	if (rctrls != NULL)
-		ldap_controls_free(rctrls);
-	if (res != NULL)
-		ldap_msgfree(res);
-	return st;
+	return ad_search_run(ad, &(const struct ad_search){
+		.base = ad->base,
+		.scope = LDAP_SCOPE_SUBTREE,
+		.filter = filter,
+		.attrs = attrs,
+		.what = what,
+		.entry = ad_escrow_entry,
+		.arg = &q,
+		.page_size = ad->s != NULL && ad->s->page_size > 0 ?
+		    ad->page_size : AD_ESCROW_PAGE_SIZE,
+		.walk = 1,
+	}, errstr);
 }
 
-/* Every page of q (RFC 2696), within the bounds above. */
-static enum bde_status
-ad_escrow_run(struct ad *ad, const struct ad_escrow_search *q,
-    struct ad_escrow_walk *w, char **errstr)
+/* The join table's key of a DN: its hash with each of the walk's seeds. */
+static int
+ad_escrow_key_of(const struct ad_escrow_walk *w, const char *dn, size_t len,
+    uint64_t key[2])
 {
-	struct berval cookie = { .bv_len = 0, .bv_val = NULL };
-	enum bde_status st;
-	long got, empty = 0;
-
-	w->entries = 0;
-	for (;;) {
-		st = ad_escrow_page(ad, q, w, &cookie, &got, errstr);
-		if (st != BDE_OK || cookie.bv_len == 0)
-			goto out;
-		empty = got == 0 ? empty + 1 : 0;
-		if (empty > AD_ESCROW_MAX_EMPTY) {
-			st = bde_error(errstr, BDE_EPROTO, "%s: %s: %d pages "
-			    "in a row without an entry", ad->uri, q->what,
-			    AD_ESCROW_MAX_EMPTY + 1);
-			goto out;
-		}
-	}
-out:
-	ber_memfree(cookie.bv_val);
-	return st;
+	if (ad_dn_hash(dn, len, w->seed[0], &key[0]) < 0 ||
+	    ad_dn_hash(dn, len, w->seed[1], &key[1]) < 0)
+		return -1;
+	return 0;
 }
 
 /* Recovery objects: what the first search asks. */
@@ -245,11 +159,11 @@ ad_escrow_key(struct ad *ad, struct ad_escrow_walk *w,
 	const struct berval *vol = &v[0], *when = &v[1];
 	const char *why = NULL;
 	time_t created = 0;
-	uint64_t h = 0;
+	uint64_t key[2];
 	size_t n = ad_rdn_len(dn->bv_val, dn->bv_len);
 
-	if (n + 1 >= dn->bv_len || ad_dn_hash(dn->bv_val + n + 1,
-	    dn->bv_len - n - 1, w->seed, &h) < 0)
+	if (n + 1 >= dn->bv_len || ad_escrow_key_of(w, dn->bv_val + n + 1,
+	    dn->bv_len - n - 1, key) < 0)
 		why = "no parent DN that can be read";
 	else if (when->bv_val == NULL || ad_time_parse(when, &created) < 0)
 		why = "no valid whenCreated";
@@ -257,13 +171,16 @@ ad_escrow_key(struct ad *ad, struct ad_escrow_walk *w,
 		why = AD_ATTR_VOLUME " is not 16 bytes";
 	if (why != NULL)
 		return ad_escrow_problem(ad, dn, "recovery object", why, errstr);
-	if (ad_escrow_table_add(w->t, h, created, vol->bv_val == NULL ? NULL :
-	    (const uint8_t *)vol->bv_val) < 0)
-		return ad_nomem(errstr);
-	return BDE_OK;
+	if (bde_dtab_count(w->t) >= AD_ESCROW_MAX_COMPUTERS)
+		return bde_error(errstr, BDE_EPROTO, "%s: search for recovery "
+		    "objects: keys of %d computers or more; stopped", ad->uri,
+		    AD_ESCROW_MAX_COMPUTERS);
+	w->keys++;
+	return ad_escrow_table_add(w->t, key, created, vol->bv_val == NULL ?
+	    NULL : (const uint8_t *)vol->bv_val, errstr);
 }
 
-/* Computers: what the second search asks (dNSHostName is not used yet). */
+/* Computers: what the second search asks. */
 static char *ad_escrow_pc_attrs[] = { "cn", "operatingSystem",
     "lastLogonTimestamp", "objectSid", "dNSHostName", NULL };
 
@@ -297,23 +214,35 @@ ad_escrow_computer(struct ad *ad, struct ad_escrow_walk *w,
     const struct berval *dn, const struct berval *v, char **errstr)
 {
 	const struct berval *cn = &v[0], *os = &v[1], *logon = &v[2];
-	const struct berval *sid = &v[3];
+	const struct berval *sid = &v[3], *dns = &v[4];
+	struct berval host = { .bv_len = 0, .bv_val = NULL };
 	struct ad_escrow_info info;
 	struct bde_escrow row;
 	char sidtext[AD_SID_TEXT_MAX], vols[AD_ESCROW_VOLS * (BDE_GUID_LEN + 1)];
 	const char *why = NULL;
-	uint64_t h = 0;
+	enum bde_status st;
+	uint64_t key[2];
 	size_t need, i;
 	char *p;
+	int found;
 
 	if (!ad_escrow_text(cn) || cn->bv_len == 0)
 		why = "no cn";
-	else if (ad_dn_hash(dn->bv_val, dn->bv_len, w->seed, &h) < 0)
+	else if (ad_escrow_key_of(w, dn->bv_val, dn->bv_len, key) < 0)
 		why = "a DN that cannot be read";
 	if (why != NULL)
 		return ad_escrow_problem(ad, dn, "computer", why, errstr);
+	/* the host name: dNSHostName up to its first dot (a DNS label) */
+	if (ad_escrow_text(dns)) {
+		host.bv_val = dns->bv_val;
+		p = memchr(dns->bv_val, '.', dns->bv_len);
+		host.bv_len = p != NULL ? (size_t)(p - dns->bv_val) :
+		    dns->bv_len;
+		if (host.bv_len == 0 || host.bv_len > 63)
+			host.bv_val = NULL;
+	}
 	/* the strings, NUL-terminated, in one buffer reused row to row */
-	need = dn->bv_len + cn->bv_len + os->bv_len + 3;
+	need = dn->bv_len + cn->bv_len + os->bv_len + host.bv_len + 4;
 	if (need > w->cap) {
 		p = realloc(w->buf, need);
 		if (p == NULL)
@@ -325,13 +254,18 @@ ad_escrow_computer(struct ad *ad, struct ad_escrow_walk *w,
 	p = w->buf;
 	row.dn = ad_escrow_put(&p, dn);
 	row.name = ad_escrow_put(&p, cn);
+	if (host.bv_val != NULL)
+		row.host = ad_escrow_put(&p, &host);
 	if (ad_escrow_text(os) && os->bv_len > 0)
 		row.os = ad_escrow_put(&p, os);
 	if (sid->bv_val != NULL && ad_sid_text(sid, sidtext) == 0)
 		row.sid = sidtext;
 	if (logon->bv_val == NULL || ad_filetime_parse(logon, &row.last_seen) < 0)
 		row.last_seen = 0;
-	if (ad_escrow_table_get(w->t, h, &info) == 0) {
+	st = ad_escrow_table_get(w->t, key, &info, &found, errstr);
+	if (st != BDE_OK)
+		return st;
+	if (found) {
 		row.nkeys = info.nkeys;
 		row.newest = info.newest;
 		for (i = 0; i < info.nvol; i++) {
@@ -345,6 +279,7 @@ ad_escrow_computer(struct ad *ad, struct ad_escrow_walk *w,
 	}
 	if (w->fn(w->arg, &row) != 0)
 		return bde_error(errstr, BDE_EIO, "stopped");
+	w->computers++;
 	return BDE_OK;
 }
 
@@ -356,36 +291,37 @@ ad_escrow(void *self, bde_escrow_fn fn, void *arg, char **errstr)
 	enum bde_status st;
 
 	ad_problems_reset(ad);
-	w.t = ad_escrow_table_new();
-	if (w.t == NULL) {
-		st = ad_nomem(errstr);
+	st = ad_escrow_table_new(&w.t, errstr);
+	if (st != BDE_OK)
 		goto out;
-	}
-	arc4random_buf(&w.seed, sizeof(w.seed));
+	arc4random_buf(w.seed, sizeof(w.seed));
 	/* forest-wide: the Global Catalog has both classes, no secret */
 	st = ad_lookup_conn(ad, &sc, errstr);
 	if (st != BDE_OK)
 		goto out;
-	w.page_size = sc->s != NULL && sc->s->page_size > 0 ? sc->page_size :
-	    AD_ESCROW_PAGE_SIZE;
-	st = ad_escrow_run(sc, &(const struct ad_escrow_search){
-		.filter = "(objectClass=" AD_CLASS_RECOVERY ")",
-		.attrs = ad_escrow_key_attrs,
-		.what = "search for recovery objects",
-		.entry = ad_escrow_key,
-	}, &w, errstr);
+	st = ad_escrow_run(sc, &w, "(objectClass=" AD_CLASS_RECOVERY ")",
+	    ad_escrow_key_attrs, "search for recovery objects", ad_escrow_key,
+	    errstr);
 	if (st == BDE_OK)
-		st = ad_escrow_run(sc, &(const struct ad_escrow_search){
-			.filter = "(objectCategory=computer)",
-			.attrs = ad_escrow_pc_attrs,
-			.what = "search for computers",
-			.entry = ad_escrow_computer,
-		}, &w, errstr);
+		st = ad_escrow_run(sc, &w, "(objectCategory=computer)",
+		    ad_escrow_pc_attrs, "search for computers",
+		    ad_escrow_computer, errstr);
 	if (ad_problems_merge(ad, sc, NULL) != BDE_OK && st == BDE_OK)
 		st = ad_nomem(errstr);
 	st = ad_problems_status(ad, st, errstr);
+	/*
+	 * Not one recovery object: none was escrowed, or (AD's default:
+	 * they are readable by admins only) this account cannot see them.
+	 */
+	if (st == BDE_OK && w.keys == 0 && w.computers > 0)
+		st = bde_error(errstr, BDE_OK, "%s: no recovery object "
+		    "(msFVE-RecoveryInformation) is visible under '%s': "
+		    "either no computer ever escrowed a key, or this account "
+		    "may not list them (delegate List Contents and Read on "
+		    "msFVE-RecoveryInformation objects); every computer shows "
+		    "no-key", sc->uri, sc->base);
 out:
 	free(w.buf);
-	ad_escrow_table_free(w.t);
+	bde_dtab_free(w.t);
 	return st;
 }

@@ -1,9 +1,10 @@
 /*
  * escrowtab.c - what the escrow walk (escrow.c, bdekey report) decodes
  * and keeps, without I/O: a binary objectSid as text, lastLogonTimestamp
- * (FILETIME), a DN's spelling-independent hash, and the compact table of
- * recovery objects counted per computer (DN hash -> count, newest
- * whenCreated, the first volumes).  Fuzzed by tests/fuzz/fuzz_adsid.c.
+ * (FILETIME), a DN's spelling-independent hash, and the table of
+ * recovery objects counted per computer (DN hashes -> count, newest
+ * whenCreated, the first volumes), kept on disk (core/scratch.h).
+ * Fuzzed by tests/fuzz/fuzz_adsid.c.
  */
 #include "ldap/ad_int.h"
 
@@ -191,191 +192,74 @@ ad_dn_hash(const char *dn, size_t len, uint64_t seed, uint64_t *out)
 /* The join table                                                       */
 
 /*
- * Memory per computer with keys: a record (20 bytes), a volume node (20
- * bytes) per distinct volume kept (AD_ESCROW_VOLS at most) and 6 to 11
- * bytes of slots (a load of 35 to 70 %): about 50 bytes with one
- * volume, 70 with two, plus up to half again as arrays double.  It keeps
- * 64-bit hashes, not DNs: two DNs with one hash (odds about n^2 / 2^65;
- * the seed is random per walk) would share their keys.
+ * A computer's record, on disk (core/scratch.h): the DN's two hashes are
+ * the key (128 bits: two DNs that share both, odds about n^2 / 2^129,
+ * would share their keys), this the value.  The memory a walk uses does
+ * not grow with the number of computers.
  */
 #define AD_ESCROW_MORE 0x80000000u	/* in nkeys: more volumes than kept */
 #define AD_ESCROW_NKEYS 0x7fffffffu
-/* every index + 1 fits a uint32_t link */
-#define AD_ESCROW_MAX_ITEMS (UINT32_MAX / 2)
 
 struct ad_escrow_rec {
-	uint32_t hash[2];	/* low, high 32 bits */
 	uint32_t nkeys;		/* saturating; AD_ESCROW_MORE or'ed in */
 	uint32_t newest;	/* UTC seconds, 0 none (clamped at 2106) */
-	uint32_t vols;		/* first volume: index + 1, 0 none */
+	uint32_t nvol;		/* volumes in vol */
+	uint8_t vol[AD_ESCROW_VOLS][16];	/* as stored, in order met */
 };
 
-struct ad_escrow_vol {
-	uint8_t guid[16];	/* as stored */
-	uint32_t next;		/* index + 1, 0 last */
-};
-
-struct ad_escrow_table {
-	uint32_t *slot;		/* record index + 1, 0 empty */
-	size_t nslot;		/* a power of two */
-	struct ad_escrow_rec *rec;
-	size_t nrec, caprec;
-	struct ad_escrow_vol *vol;
-	size_t nvol, capvol;
-};
-
-struct ad_escrow_table *
-ad_escrow_table_new(void)
+enum bde_status
+ad_escrow_table_new(struct bde_dtab **out, char **errstr)
 {
-	return calloc(1, sizeof(struct ad_escrow_table));
+	return bde_dtab_new(2 * sizeof(uint64_t), sizeof(struct ad_escrow_rec),
+	    out, errstr);
 }
 
-void
-ad_escrow_table_free(struct ad_escrow_table *t)
+enum bde_status
+ad_escrow_table_add(struct bde_dtab *t, const uint64_t key[2],
+    time_t created, const uint8_t vol[16], char **errstr)
 {
-	if (t == NULL)
-		return;
-	free(t->rec);
-	free(t->vol);
-	free(t->slot);
-	free(t);
-}
+	struct ad_escrow_rec r;
+	enum bde_status st;
+	uint32_t i;
+	int found;
 
-/* Where h goes: murmur3's finaliser, as FNV's low bits mix poorly. */
-static size_t
-ad_escrow_bucket(uint64_t h, size_t nslot)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return (size_t)h & (nslot - 1);
-}
-
-static uint64_t
-ad_escrow_hash(const struct ad_escrow_rec *r)
-{
-	return (uint64_t)r->hash[1] << 32 | r->hash[0];
-}
-
-/* The slot holding h, or the empty one where it would go. */
-static uint32_t *
-ad_escrow_find(const struct ad_escrow_table *t, uint64_t h)
-{
-	size_t b = ad_escrow_bucket(h, t->nslot);
-
-	/* linear probing; the load stays below 70 %: there is a hole */
-	while (t->slot[b] != 0 && ad_escrow_hash(&t->rec[t->slot[b] - 1]) != h)
-		b = (b + 1) & (t->nslot - 1);
-	return &t->slot[b];
-}
-
-/* Double the slots (1024 at first).  0, or -1 out of memory. */
-static int
-ad_escrow_grow(struct ad_escrow_table *t)
-{
-	size_t n = t->nslot ? t->nslot * 2 : 1024, i;
-	uint32_t *old = t->slot;
-
-	t->slot = calloc(n, sizeof(*t->slot));
-	if (t->slot == NULL) {
-		t->slot = old;
-		return -1;
-	}
-	t->nslot = n;
-	for (i = 0; i < t->nrec; i++)
-		*ad_escrow_find(t, ad_escrow_hash(&t->rec[i])) = (uint32_t)(i + 1);
-	free(old);
-	return 0;
-}
-
-/* v (of *cap items of size) with room for item n, or NULL. */
-static void *
-ad_escrow_room(void *v, size_t *cap, size_t n, size_t size)
-{
-	size_t c = *cap ? *cap * 2 : 256;
-
-	if (n < *cap)
-		return v;
-	if (n >= AD_ESCROW_MAX_ITEMS || (v = reallocarray(v, c, size)) == NULL)
-		return NULL;
-	*cap = c;
-	return v;
-}
-
-int
-ad_escrow_table_add(struct ad_escrow_table *t, uint64_t h, time_t created,
-    const uint8_t vol[16])
-{
-	struct ad_escrow_rec *r;
-	uint32_t *s, i, last = 0;
-	size_t kept = 0;
-	void *nv;
-
-	if ((t->nrec + 1) * 10 > t->nslot * 7 && ad_escrow_grow(t) < 0)
-		return -1;
-	s = ad_escrow_find(t, h);
-	if (*s == 0) {
-		nv = ad_escrow_room(t->rec, &t->caprec, t->nrec, sizeof(*r));
-		if (nv == NULL)
-			return -1;
-		t->rec = nv;
-		memset(&t->rec[t->nrec], 0, sizeof(*r));
-		t->rec[t->nrec].hash[0] = (uint32_t)h;
-		t->rec[t->nrec].hash[1] = (uint32_t)(h >> 32);
-		*s = (uint32_t)++t->nrec;
-	}
-	r = &t->rec[*s - 1];
-	if ((r->nkeys & AD_ESCROW_NKEYS) < AD_ESCROW_NKEYS)
-		r->nkeys++;
-	if (created > 0 && (uint64_t)created > r->newest)
-		r->newest = (uint64_t)created > UINT32_MAX ? UINT32_MAX :
+	st = bde_dtab_get(t, key, &r, &found, errstr);
+	if (st != BDE_OK)
+		return st;
+	if ((r.nkeys & AD_ESCROW_NKEYS) < AD_ESCROW_NKEYS)
+		r.nkeys++;
+	if (created > 0 && (uint64_t)created > r.newest)
+		r.newest = (uint64_t)created > UINT32_MAX ? UINT32_MAX :
 		    (uint32_t)created;
-	if (vol == NULL)
-		return 0;
 	/* the first AD_ESCROW_VOLS distinct volumes, in the order met */
-	for (i = r->vols; i != 0; last = i, i = t->vol[i - 1].next, kept++)
-		if (memcmp(t->vol[i - 1].guid, vol, 16) == 0)
-			return 0;
-	if (kept == AD_ESCROW_VOLS) {
-		r->nkeys |= AD_ESCROW_MORE;
-		return 0;
+	for (i = 0; vol != NULL && i < r.nvol && i < AD_ESCROW_VOLS; i++)
+		if (memcmp(r.vol[i], vol, 16) == 0)
+			break;
+	if (vol != NULL && i == r.nvol) {
+		if (r.nvol < AD_ESCROW_VOLS)
+			memcpy(r.vol[r.nvol++], vol, 16);
+		else
+			r.nkeys |= AD_ESCROW_MORE;
 	}
-	nv = ad_escrow_room(t->vol, &t->capvol, t->nvol, sizeof(*t->vol));
-	if (nv == NULL)
-		return -1;
-	t->vol = nv;
-	memcpy(t->vol[t->nvol].guid, vol, 16);
-	t->vol[t->nvol].next = 0;
-	*(last ? &t->vol[last - 1].next : &r->vols) = (uint32_t)++t->nvol;
-	return 0;
+	return bde_dtab_put(t, key, &r, errstr);
 }
 
-int
-ad_escrow_table_get(const struct ad_escrow_table *t, uint64_t h,
-    struct ad_escrow_info *out)
+enum bde_status
+ad_escrow_table_get(struct bde_dtab *t, const uint64_t key[2],
+    struct ad_escrow_info *out, int *found, char **errstr)
 {
-	const struct ad_escrow_rec *r;
-	uint32_t *s, i;
+	struct ad_escrow_rec r;
+	enum bde_status st;
 
 	memset(out, 0, sizeof(*out));
-	if (t->nslot == 0 || *(s = ad_escrow_find(t, h)) == 0)
-		return -1;
-	r = &t->rec[*s - 1];
-	out->nkeys = r->nkeys & AD_ESCROW_NKEYS;
-	out->more = (r->nkeys & AD_ESCROW_MORE) != 0;
-	out->newest = (time_t)r->newest;
-	for (i = r->vols; i != 0 && out->nvol < AD_ESCROW_VOLS;
-	    i = t->vol[i - 1].next)
-		memcpy(out->vol[out->nvol++], t->vol[i - 1].guid, 16);
-	return 0;
+	st = bde_dtab_get(t, key, &r, found, errstr);
+	if (st != BDE_OK || !*found)
+		return st;
+	out->nkeys = r.nkeys & AD_ESCROW_NKEYS;
+	out->more = (r.nkeys & AD_ESCROW_MORE) != 0;
+	out->newest = (time_t)r.newest;
+	/* the disk is ours, yet a count is checked before it is used */
+	out->nvol = r.nvol < AD_ESCROW_VOLS ? r.nvol : AD_ESCROW_VOLS;
+	memcpy(out->vol, r.vol, sizeof(out->vol));
+	return BDE_OK;
 }
-
-size_t
-ad_escrow_table_bytes(const struct ad_escrow_table *t)
-{
-	return sizeof(*t) + t->nslot * sizeof(*t->slot) +
-	    t->caprec * sizeof(*t->rec) + t->capvol * sizeof(*t->vol);
-}
-

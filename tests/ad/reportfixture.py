@@ -10,6 +10,7 @@ Administrator (and deleted again) on the fixture DC.
   reportfixture.py bad OU         another OU: a recovery object whose
                                   msFVE-VolumeGuid is 15 bytes, beside a
                                   good one
+  reportfixture.py nokeys OU      another OU: two computers, no key
   reportfixture.py env OU BADOU   the expected values, as shell variables
 
 Key IDs are uuid5 of the OU and the computer, so a run is repeatable and no
@@ -131,6 +132,15 @@ def bad(ou):
     return out
 
 
+def nokeys(ou):
+    """An OU whose two computers never escrowed a key: what an account
+    that may not list recovery objects sees everywhere."""
+    out = ou_entry(ou)
+    out += computer_entry(ou, "RPT-NK1", "RPT-NK1$", "Windows 11 Pro", None)
+    out += computer_entry(ou, "RPT-NK2", "RPT-NK2$", "Windows 10 Pro", None)
+    return out
+
+
 def env(ou, badou):
     v = [("RPT_VOL_ONE", VOL_ONE), ("RPT_VOL_A", VOL_A), ("RPT_VOL_B", VOL_B),
          ("RPT_VOL_OLD", VOL_OLD), ("RPT_VOL_RECENT", VOL_RECENT),
@@ -152,6 +162,8 @@ def main():
         out = extra(ou, int(sys.argv[3]))
     elif cmd == "bad":
         out = bad(ou)
+    elif cmd == "nokeys":
+        out = nokeys(ou)
     elif cmd == "env":
         sys.stdout.write(env(ou, sys.argv[3]))
         return

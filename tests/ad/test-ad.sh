@@ -16,6 +16,9 @@
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SUITE=ad
+# shellcheck source=tests/lib.sh
+. "$HERE/../lib.sh"
 PY=/usr/bin/python3
 BDEKEY=${BDEKEY:?BDEKEY must name the bdekey binary under test}
 case $BDEKEY in /*) ;; *) BDEKEY=$PWD/$BDEKEY ;; esac
@@ -23,106 +26,19 @@ T=${AD_TEST_TIMEOUT:-30}	# seconds for any one command
 # a sanitizer build: leaks in libraries we do not own are listed there
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$HERE/../lsan.supp:print_suppressions=0}
 
-pass=0
-fail=0
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bdekey-ad.XXXXXX")
+make_tmp ad
 DIR=${BDEKEY_AD_DIR:-$TMP/dc}
-STARTED=0
-SPY_PIDS=()
-
 cleanup() {
-	local p
-	for p in "${SPY_PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	if [ "$STARTED" = 1 ]; then
-		timeout 60 "$HERE/dc.sh" stop "$DIR" >/dev/null 2>&1
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ok() {
-	pass=$((pass + 1))
-	echo "ok   $*"
-}
-
-not_ok() {
-	fail=$((fail + 1))
-	echo "FAIL $*"
-	if [ -s "$TMP/err" ]; then
-		sed 's/^/     stderr: /' "$TMP/err" | head -n 5
-	fi
+	stop_pids
+	stop_dc
 }
 
 # check NAME COND...: a test passes when the shell condition holds.
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
-
-# run [VAR=value...] -- ARGS...: run bdekey with a bounded time; stdout in
-# $TMP/out, stderr in $TMP/err, exit status in $RC, seconds in $SECS.
-run() {
-	local envs=() t0
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		envs+=("$1")
-		shift
-	done
-	shift
-	t0=$(date +%s.%N)
-	env "${envs[@]}" timeout "$T" "$BDEKEY" "$@" >"$TMP/out" 2>"$TMP/err" \
-		</dev/null
-	RC=$?
-	SECS=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-}
-
+check() { check_cmd "$@"; }
+# run [VAR=value...] -- ARGS...: bdekey, bounded by $T (lib.sh)
+run() { run_bdekey "$@"; }
 # expect NAME STATUS: the last run exited with STATUS.
-expect() {
-	if [ "$RC" = "$2" ]; then
-		ok "$1 (exit $RC, ${SECS}s)"
-	else
-		not_ok "$1: exit $RC, expected $2"
-	fi
-}
-
-# json EXPR: evaluate a Python expression over the last JSON output (d).
-json() {
-	"$PY" -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-r = eval(sys.argv[2])
-print(r if not isinstance(r, bool) else str(r).lower())' "$TMP/out" "$1" 2>>"$TMP/err"
-}
-
-# jcheck NAME EXPR: a test that the Python expression over d is true.
-jcheck() {
-	if [ "$(json "$2")" = true ]; then ok "$1"; else not_ok "$1: $2"; fi
-}
-
-err_has() { grep -qF -- "$1" "$TMP/err"; }
-out_has() { grep -qF -- "$1" "$TMP/out"; }
-
-# spy_start NAME [ARGS]: ldapspy on a free port; sets SPY_PORT, SPY_LOG.
-spy_start() {
-	local name=$1 i
-	shift
-	SPY_LOG=$TMP/spy-$name.log
-	: >"$SPY_LOG"
-	SPY_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	"$PY" "$HERE/ldapspy.py" --port "$SPY_PORT" --upstream "$AD_URI_LDAPS" \
-		--cert "$DIR/tls/server.pem" --key "$DIR/tls/server.key" \
-		--cafile "$DIR/tls/ca.pem" --log "$SPY_LOG" "$@" \
-		>"$TMP/spy-$name.out" 2>&1 &
-	SPY_PIDS+=($!)
-	for i in $(seq 50); do
-		grep -q ready "$TMP/spy-$name.out" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "ldapspy did not start" >&2
-	return 1
-}
+expect() { expect_exit "$@"; }
 
 # spy EXPR: a Python expression over the spy log's records (r, a list);
 # a = every search, s = the searches but the RootDSE read (base "").
@@ -135,61 +51,25 @@ v = eval(sys.argv[2])
 print(v if not isinstance(v, bool) else str(v).lower())' "$SPY_LOG" "$1" 2>>"$TMP/err"
 }
 
-scheck() {
-	if [ "$(spy "$2")" = true ]; then ok "$1"; else not_ok "$1: $2"; fi
-}
-
 # ------------------------------------------------------------ the DC
-port_busy() { timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
-
 start_dc() {
-	local n
-	if [ -n "${BDEKEY_AD_DIR:-}" ] &&
-	    timeout 30 "$HERE/dc.sh" status "$DIR" >/dev/null 2>&1; then
-		echo "using the running DC in $DIR"
-		return 0
-	fi
+	dc_reuse "$DIR" && return 0
 	# a DC of someone else's on 127.0.0.1: ours goes on another address
 	if [ -z "${AD_IP:-}" ] && [ ! -s "$DIR/ad_ip" ]; then
-		for n in $(seq 1 30); do
-			port_busy "127.0.0.$n" 389 || port_busy "127.0.0.$n" 636 ||
-			    port_busy "127.0.0.$n" 88 || break
-		done
-		export AD_IP=127.0.0.$n
+		AD_IP=$(free_ip 1 30 389 636 88)
+		export AD_IP
 	fi
-	if timeout 600 "$HERE/dc.sh" start "$DIR" >"$TMP/dc.log" 2>&1; then
-		STARTED=1
-		return 0
-	fi
-	STARTED=1	# stop whatever half started
-	sed 's/^/dc: /' "$TMP/dc.log" | tail -n 20
-	return 1
+	dc_start dc.sh "$DIR" 600
 }
 
 if ! start_dc; then
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL the Samba AD DC did not start"
-		echo "ad: 0 passed, 1 failed"
-		exit 1
-	fi
-	echo "SKIPPED: the Samba AD DC did not start (not CI: not a failure)"
-	echo "ad: 0 passed, 0 failed"
-	exit 0
+	skip_or_fail "FAIL the Samba AD DC did not start" \
+		"SKIPPED: the Samba AD DC did not start (not CI: not a failure)"
 fi
-eval "$(timeout 60 "$HERE/dc.sh" env "$DIR")" || {
-	echo "FAIL dc.sh env"
-	echo "ad: 0 passed, 1 failed"
-	exit 1
-}
+dc_env "$DIR"
 
 # A clean, private environment: no config file, no audit log in $HOME.
-export HOME=$TMP/home XDG_CONFIG_HOME=$TMP/home/.config
-mkdir -p "$HOME"
-export BDEKEY_AUDIT_LOG=$TMP/audit.log
-export KRB5CCNAME=FILE:$TMP/krb5cc
-unset BDEKEY_LDAP_URI BDEKEY_LDAP_BASE BDEKEY_LDAP_MECH BDEKEY_LDAP_BINDDN \
-	BDEKEY_LDAP_PASSWORD_FILE BDEKEY_LDAP_STARTTLS BDEKEY_LDAP_PAGE_SIZE \
-	BDEKEY_TIMEOUT BDEKEY_TENANT BDEKEY_CONFIG LDAPURI LDAPBASE
+ad_private_env
 
 # password files, mode 0600
 (
@@ -211,12 +91,7 @@ READER=(BDEKEY_LDAP_MECH=SIMPLE "BDEKEY_LDAP_BINDDN=$AD_READER_DN"
 GSS=("BDEKEY_LDAP_URI=$LDAP")
 
 # ------------------------------------------------------------ GSSAPI
-if printf '%s\n' "$AD_HELPDESK_PASS" |
-    timeout "$T" kinit "$AD_HELPDESK_UPN" >"$TMP/err" 2>&1; then
-	ok "kinit $AD_HELPDESK_UPN"
-else
-	not_ok "kinit $AD_HELPDESK_UPN"
-fi
+kinit_helpdesk
 
 run "${GSS[@]}" -- lookup --source ad --device PC-ALPHA --json
 expect "gssapi: lookup --device PC-ALPHA" 0
@@ -746,13 +621,7 @@ fi
 if ldd "$BDEKEY" 2>/dev/null | grep -q libasan; then
 	echo "SKIP 20 channel binding: AddressSanitizer build"
 elif cc -shared -fPIC -o "$TMP/cbspy.so" "$HERE/cbspy.c" -ldl 2>"$TMP/err"; then
-	CB_WANT=$("$PY" -c 'import hashlib, sys
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-c = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
-h = c.signature_hash_algorithm.name
-h = "sha256" if h in ("md5", "sha1") else h  # RFC 5929 4.1
-print((b"tls-server-end-point:" + hashlib.new(h, c.public_bytes(serialization.Encoding.DER)).digest()).hex())' "$AD_DIR/tls/server.pem")
+	CB_WANT=$(tls_end_point "$AD_DIR/tls/server.pem")
 	rm -f "$TMP/cb.log"
 	run "${GSS[@]}" "BDEKEY_LDAP_URI=$LDAPS" CBSPY_LOG="$TMP/cb.log" \
 		LD_PRELOAD="$TMP/cbspy.so" -- lookup --source ad --device PC-BETA
@@ -771,5 +640,4 @@ else
 	not_ok "20: cannot build the channel-binding shim"
 fi
 
-echo "ad: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -20,123 +20,28 @@
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SUITE=discovery
+# shellcheck source=tests/lib.sh
+. "$HERE/../lib.sh"
 PY=/usr/bin/python3
 BDEKEY=${BDEKEY:?BDEKEY must name the bdekey binary under test}
 case $BDEKEY in /*) ;; *) BDEKEY=$PWD/$BDEKEY ;; esac
 T=${AD_TEST_TIMEOUT:-30}	# seconds for any one command
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$HERE/../lsan.supp:print_suppressions=0}
 
-pass=0
-fail=0
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bdekey-disc.XXXXXX")
+make_tmp disc
 DIR=$TMP/dc
-STARTED=0
-PIDS=()
-
 cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	if [ "$STARTED" = 1 ]; then
-		timeout 60 "$HERE/dc.sh" stop "$DIR" >/dev/null 2>&1
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ok() {
-	pass=$((pass + 1))
-	echo "ok   $*"
+	stop_pids
+	stop_dc
 }
 
-not_ok() {
-	fail=$((fail + 1))
-	echo "FAIL $*"
-	if [ -s "$TMP/err" ]; then
-		sed 's/^/     stderr: /' "$TMP/err" | head -n 5
-	fi
-}
-
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
-
-# run [VAR=value...] -- ARGS...: bdekey, bounded; stdout in $TMP/out,
-# stderr in $TMP/err, status in $RC, seconds in $SECS.
-run() {
-	local envs=() t0
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		envs+=("$1")
-		shift
-	done
-	shift
-	t0=$(date +%s.%N)
-	env "${envs[@]}" timeout "$T" "$BDEKEY" "$@" >"$TMP/out" 2>"$TMP/err" \
-		</dev/null
-	RC=$?
-	SECS=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-}
-
-expect() {
-	if [ "$RC" = "$2" ]; then
-		ok "$1 (exit $RC, ${SECS}s)"
-	else
-		not_ok "$1: exit $RC, expected $2"
-	fi
-}
-
-json() {
-	"$PY" -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-r = eval(sys.argv[2])
-print(r if not isinstance(r, bool) else str(r).lower())' "$TMP/out" "$1" 2>>"$TMP/err"
-}
-
-jcheck() {
-	if [ "$(json "$2")" = true ]; then ok "$1"; else not_ok "$1: $2"; fi
-}
-
-err_has() { grep -qF -- "$1" "$TMP/err"; }
-out_has() { grep -qF -- "$1" "$TMP/out"; }
+check() { check_cmd "$@"; }
+# run [VAR=value...] -- ARGS...: bdekey, bounded by $T (lib.sh)
+run() { run_bdekey "$@"; }
+expect() { expect_exit "$@"; }
 # within SECONDS: the last run took less
 faster() { awk -v s="$SECS" -v m="$1" 'BEGIN { exit !(s < m) }'; }
-
-free_port() {
-	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-port_busy() { timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
-
-# wait_ready FILE: a helper printed "ready" (5 s at most)
-wait_ready() {
-	local i
-	for i in $(seq 50); do
-		grep -q ready "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "no 'ready' in $1" >&2
-	return 1
-}
-
-# spy_start NAME UPSTREAM [ARGS]: ldapspy on a free port in front of
-# UPSTREAM; sets SPY_PORT and SPY_LOG (TMP/spy-NAME.log).
-spy_start() {
-	local name=$1 up=$2
-	shift 2
-	SPY_LOG=$TMP/spy-$name.log
-	: >"$SPY_LOG"
-	SPY_PORT=$(free_port)
-	"$PY" "$HERE/ldapspy.py" --port "$SPY_PORT" --upstream "$up" \
-		--cert "$DIR/tls/server.pem" --key "$DIR/tls/server.key" \
-		--cafile "$DIR/tls/ca.pem" --log "$SPY_LOG" "$@" \
-		>"$TMP/spy-$name.out" 2>&1 &
-	PIDS+=($!)
-	wait_ready "$TMP/spy-$name.out"
-}
 
 # log EXPR LOG: a Python expression over a JSON-lines request log (r: all
 # records, a: the searches, s: those but RootDSE reads)
@@ -149,9 +54,8 @@ v = eval(sys.argv[2])
 print(v if not isinstance(v, bool) else str(v).lower())' "$2" "$1" 2>>"$TMP/err"
 }
 
-lcheck() {
-	if [ "$(logq "$2" "$3")" = true ]; then ok "$1"; else not_ok "$1: $2"; fi
-}
+# lcheck NAME EXPR LOG: a test that EXPR holds over LOG
+lcheck() { holds "$1" "$2" logq "$3"; }
 
 # dns ARGS...: samba-tool dns against the DC (dnsdc.sh)
 dns() {
@@ -161,46 +65,19 @@ dns() {
 
 # ------------------------------------------------------------ the DC
 start_dc() {
-	local n
-	for n in $(seq 69 120); do
-		port_busy "127.0.0.$n" 389 || port_busy "127.0.0.$n" 636 ||
-		    port_busy "127.0.0.$n" 88 || port_busy "127.0.0.$n" 53 ||
-		    break
-	done
-	STARTED=1
-	AD_IP=127.0.0.$n timeout 900 "$HERE/dnsdc.sh" start "$DIR" \
-		>"$TMP/dc.log" 2>&1 && return 0
-	sed 's/^/dc: /' "$TMP/dc.log" | tail -n 20
-	return 1
+	AD_IP=$(free_ip 69 120 389 636 88 53) dc_start dnsdc.sh "$DIR" 900
 }
 
 if ! start_dc; then
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL the Samba AD DC with DNS did not start"
-		echo "discovery: 0 passed, 1 failed"
-		exit 1
-	fi
-	echo "SKIPPED: the Samba AD DC with DNS did not start (not CI: not a failure)"
-	echo "discovery: 0 passed, 0 failed"
-	exit 0
+	skip_or_fail "FAIL the Samba AD DC with DNS did not start" \
+		"SKIPPED: the Samba AD DC with DNS did not start (not CI: not a failure)"
 fi
-eval "$(timeout 60 "$HERE/dc.sh" env "$DIR")" || {
-	echo "FAIL dc.sh env"
-	echo "discovery: 0 passed, 1 failed"
-	exit 1
-}
+dc_env "$DIR"
 eval "$("$PY" "$HERE/fakedomain.py" --print-env)"
 
 # A clean, private environment: no config file, no URI anywhere.
-export HOME=$TMP/home XDG_CONFIG_HOME=$TMP/home/.config
-mkdir -p "$HOME"
-export BDEKEY_AUDIT_LOG=$TMP/audit.log
-export KRB5CCNAME=FILE:$TMP/krb5cc
-unset BDEKEY_LDAP_URI BDEKEY_LDAP_BASE BDEKEY_LDAP_MECH BDEKEY_LDAP_BINDDN \
-	BDEKEY_LDAP_PASSWORD_FILE BDEKEY_LDAP_STARTTLS BDEKEY_LDAP_PAGE_SIZE \
-	BDEKEY_TIMEOUT BDEKEY_TENANT BDEKEY_CONFIG BDEKEY_AD_DOMAIN \
-	BDEKEY_AD_SITE BDEKEY_DNS_SERVER BDEKEY_AD_FOREST LDAPURI LDAPBASE \
-	LDAPHOST
+ad_private_env BDEKEY_AD_DOMAIN BDEKEY_AD_SITE BDEKEY_DNS_SERVER \
+	BDEKEY_AD_FOREST LDAPHOST
 (umask 077; printf '%s\n' "$AD_HELPDESK_PASS" >"$TMP/helpdesk.pass")
 DNS=$AD_IP
 SIMPLE=(--mech SIMPLE --bind-dn "$AD_HELPDESK_DN" --password-file "$TMP/helpdesk.pass")
@@ -209,12 +86,7 @@ TWIN1=${AD_TWIN1_KEY//[\{\}]/}
 TWIN2=${AD_TWIN2_KEY//[\{\}]/}
 EMEA=${EMEA_KEY//[\{\}]/}
 
-if printf '%s\n' "$AD_HELPDESK_PASS" |
-    timeout "$T" kinit "$AD_HELPDESK_UPN" >"$TMP/err" 2>&1; then
-	ok "kinit $AD_HELPDESK_UPN"
-else
-	not_ok "kinit $AD_HELPDESK_UPN"
-fi
+kinit_helpdesk
 
 # ------------------------------------------------------------ what Samba registers
 run -- config --dns-server "$DNS" --domain bdekey.test
@@ -326,7 +198,7 @@ expect "only a dead target" 4
 check "dead target: names it and the reason" \
 	err_has "no domain controller of 'bdekey.test' answered (_ldap._tcp.Dead._sites.dc._msdcs.bdekey.test): ldap://dead.bdekey.test:$DEAD_PORT: cannot connect to $AD_IP: Connection refused"
 
-spy_start silent ldaps://127.0.0.1:1 --silent
+SPY_UPSTREAM=ldaps://127.0.0.1:1 spy_start silent --silent
 dns add "$AD_IP" _msdcs.bdekey.test _ldap._tcp.Silent._sites.dc SRV \
     "localhost $SPY_PORT 0 100"
 run -- lookup --dns-server "$DNS" --site Silent --source ad --key-id "$KEY_NEW" --timeout 2
@@ -378,9 +250,9 @@ check "no Kerberos ticket: the DC that was found is named" \
 	err_has "ldap://dc1.bdekey.test:389: cannot bind with SASL GSSAPI"
 
 # ------------------------------------------------------------ the Global Catalog, spied
-spy_start dc "ldaps://$AD_IP:636"
+SPY_UPSTREAM=ldaps://$AD_IP:636 spy_start dc
 SPY_DC_PORT=$SPY_PORT SPY_DC_LOG=$SPY_LOG
-spy_start gc "ldaps://$AD_IP:3269"
+SPY_UPSTREAM=ldaps://$AD_IP:3269 spy_start gc
 SPY_GC_PORT=$SPY_PORT SPY_GC_LOG=$SPY_LOG
 dns add "$AD_IP" _msdcs.bdekey.test _ldap._tcp.Spy._sites.dc SRV \
     "localhost $SPY_DC_PORT 0 100" &&
@@ -415,6 +287,23 @@ lcheck "GC: the computer search went to the Global Catalog" \
 lcheck "DC: the keys under the computer, then the password, nothing on the GC" \
 	"[x['scope'] for x in s] == ['one', 'base'] and s[0]['base'] == r'''$AD_BETA_DN'''" \
 	"$SPY_DC_LOG"
+
+# report over the forest: both walks through the Global Catalog, from the
+# root, metadata only; nothing on the DC
+: >"$SPY_GC_LOG"
+: >"$SPY_DC_LOG"
+run -- report --dns-server "$DNS" --site Spy --forest "${SIMPLE[@]}" \
+    --source ad --json
+expect "forest report: through the GC" 0
+holds "forest report: the fixture's computers with their keys" \
+	"by['PC-ALPHA']['keys'] == 3 and by['PC-MANY']['keys'] == 1050 and by['PC-NOKEY']['flags'] == ['no-key'] and e is None" jl
+lcheck "forest report: two subtree walks on the GC, from the root" \
+	"len(s) >= 2 and all(x['base'] == '' and x['scope'] == 'sub' for x in s)" \
+	"$SPY_GC_LOG"
+lcheck "forest report: no request named the password or key package" \
+	"not any(n.lower() in ('msfve-recoverypassword', 'msfve-keypackage', '*') for x in a for n in x['attrs'])" \
+	"$SPY_GC_LOG"
+lcheck "forest report: the DC is not asked" "len(s) == 0" "$SPY_DC_LOG"
 
 : >"$SPY_GC_LOG"
 : >"$SPY_DC_LOG"
@@ -556,5 +445,4 @@ expect "a GC object in a domain not of the forest" 4
 check "not of the forest: not followed, said so" \
 	err_has "is in 'evil.example', not a domain of this forest: not followed"
 
-echo "discovery: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

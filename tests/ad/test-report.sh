@@ -22,19 +22,18 @@
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SUITE=report-ad
+# shellcheck source=tests/lib.sh
+. "$HERE/../lib.sh"
 PY=/usr/bin/python3
 BDEKEY=${BDEKEY:?BDEKEY must name the bdekey binary under test}
 case $BDEKEY in /*) ;; *) BDEKEY=$PWD/$BDEKEY ;; esac
 T=${AD_TEST_TIMEOUT:-60}	# seconds for any one command
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$HERE/../lsan.supp:print_suppressions=0}
 
-pass=0
-fail=0
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bdekey-report-ad.XXXXXX")
+make_tmp report-ad
 DIR=${BDEKEY_AD_DIR:-$TMP/dc}
-STARTED=0
 ADDED=()	# OUs to delete on exit
-SPY_PIDS=()
 
 ldap_admin() {	# ldapadd/ldapdelete/ldapsearch as Administrator, bounded
 	local tool=$1
@@ -44,106 +43,23 @@ ldap_admin() {	# ldapadd/ldapdelete/ldapsearch as Administrator, bounded
 }
 
 cleanup() {
-	local p ou
-	for p in "${SPY_PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	local ou
+	stop_pids
 	for ou in "${ADDED[@]}"; do
 		ldap_admin ldapdelete -r "$ou" >/dev/null 2>&1
 	done
-	if [ "$STARTED" = 1 ]; then
-		timeout 60 "$HERE/dc.sh" stop "$DIR" >/dev/null 2>&1
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ok() {
-	pass=$((pass + 1))
-	echo "ok   $*"
+	stop_dc
 }
 
-not_ok() {
-	fail=$((fail + 1))
-	echo "FAIL $*"
-	if [ -s "$TMP/err" ]; then
-		sed 's/^/     stderr: /' "$TMP/err" | head -n 5
-	fi
-}
-
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
-
-# run [VAR=value...] -- ARGS...: bdekey, bounded; $TMP/out, $TMP/err, $RC.
-run() {
-	local envs=() t0
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		envs+=("$1")
-		shift
-	done
-	shift
-	t0=$(date +%s.%N)
-	env "${envs[@]}" timeout "$T" "$BDEKEY" "$@" >"$TMP/out" 2>"$TMP/err" \
-		</dev/null
-	RC=$?
-	SECS=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-}
-
-expect() {
-	if [ "$RC" = "$2" ]; then
-		ok "$1 (exit $RC, ${SECS}s)"
-	else
-		not_ok "$1: exit $RC, expected $2"
-	fi
-}
+check() { check_cmd "$@"; }
+# run [VAR=value...] -- ARGS...: bdekey, bounded by $T (lib.sh)
+run() { run_bdekey "$@"; }
+expect() { expect_exit "$@"; }
 
 # jl EXPR: a Python expression over the last --json output (JSON Lines):
 # r = the device rows in order, by = rows by name, e = the "errors" list
 # (None without one), last = the last line's object.
-jl() {
-	"$PY" -c 'import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-r = [x for x in lines if "errors" not in x]
-by = {x["name"]: x for x in r}
-e = next((x["errors"] for x in lines if "errors" in x), None)
-last = lines[-1] if lines else None
-v = eval(sys.argv[2])
-print(v if not isinstance(v, bool) else str(v).lower())' "$TMP/out" "$1" 2>>"$TMP/err"
-}
-
-jcheck() {
-	if [ "$(jl "$2")" = true ]; then ok "$1"; else not_ok "$1: $2"; fi
-}
-
-err_has() { grep -qF -- "$1" "$TMP/err"; }
-out_has() { grep -qF -- "$1" "$TMP/out"; }
-
-# spy_start NAME [PROXY ARGS]: a logging proxy on a free port (SPY_PORT,
-# SPY_LOG); PROXY is ldapspy.py, or stallspy.py when ARGS start with
-# --stall-at N.
-spy_start() {
-	local name=$1 prog=ldapspy.py
-	shift
-	[ "${1:-}" = --stall-at ] && prog=stallspy.py
-	SPY_LOG=$TMP/spy-$name.log
-	: >"$SPY_LOG"
-	SPY_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	"$PY" "$HERE/$prog" "$@" --port "$SPY_PORT" --upstream "$AD_URI_LDAPS" \
-		--cert "$DIR/tls/server.pem" --key "$DIR/tls/server.key" \
-		--cafile "$DIR/tls/ca.pem" --log "$SPY_LOG" \
-		>"$TMP/spy-$name.out" 2>&1 &
-	SPY_PIDS+=($!)
-	for _ in $(seq 50); do
-		grep -q ready "$TMP/spy-$name.out" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "$prog did not start" >&2
-	return 1
-}
+JSON_EVAL=jl	# jcheck NAME EXPR reads the output with jl
 
 # spy EXPR: over the spy's records r; s = its searches but the RootDSE
 # read, k = those for recovery objects, c = those for computers.
@@ -158,20 +74,10 @@ v = eval(sys.argv[2])
 print(v if not isinstance(v, bool) else str(v).lower())' "$SPY_LOG" "$1" 2>>"$TMP/err"
 }
 
-scheck() {
-	if [ "$(spy "$2")" = true ]; then ok "$1"; else not_ok "$1: $2"; fi
-}
-
 # ------------------------------------------------------------ the DC
-port_busy() { timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
-
 start_dc() {
 	local p
-	if [ -n "${BDEKEY_AD_DIR:-}" ] &&
-	    timeout 30 "$HERE/dc.sh" status "$DIR" >/dev/null 2>&1; then
-		echo "using the running DC in $DIR"
-		return 0
-	fi
+	dc_reuse "$DIR" && return 0
 	export AD_IP=${REPORT_AD_IP:-127.0.0.91}
 	for p in 88 389 636; do
 		if port_busy "$AD_IP" "$p"; then
@@ -179,35 +85,16 @@ start_dc() {
 			return 1
 		fi
 	done
-	STARTED=1
-	timeout 600 "$HERE/dc.sh" start "$DIR" >"$TMP/dc.log" 2>&1 && return 0
-	sed 's/^/dc: /' "$TMP/dc.log" | tail -n 20
-	return 1
+	dc_start dc.sh "$DIR" 600
 }
 
 if ! start_dc; then
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL the Samba AD DC did not start"
-		echo "report-ad: 0 passed, 1 failed"
-		exit 1
-	fi
-	echo "SKIPPED: the Samba AD DC did not start (not CI: not a failure)"
-	echo "report-ad: 0 passed, 0 failed"
-	exit 0
+	skip_or_fail "FAIL the Samba AD DC did not start" \
+		"SKIPPED: the Samba AD DC did not start (not CI: not a failure)"
 fi
-eval "$(timeout 60 "$HERE/dc.sh" env "$DIR")" || {
-	echo "FAIL dc.sh env"
-	echo "report-ad: 0 passed, 1 failed"
-	exit 1
-}
+dc_env "$DIR"
 
-export HOME=$TMP/home XDG_CONFIG_HOME=$TMP/home/.config
-mkdir -p "$HOME"
-export BDEKEY_AUDIT_LOG=$TMP/audit.log
-export KRB5CCNAME=FILE:$TMP/krb5cc
-unset BDEKEY_LDAP_URI BDEKEY_LDAP_BASE BDEKEY_LDAP_MECH BDEKEY_LDAP_BINDDN \
-	BDEKEY_LDAP_PASSWORD_FILE BDEKEY_LDAP_STARTTLS BDEKEY_LDAP_PAGE_SIZE \
-	BDEKEY_TIMEOUT BDEKEY_TENANT BDEKEY_CONFIG LDAPURI LDAPBASE
+ad_private_env
 (
 	umask 077
 	printf '%s\n' "$AD_READER_PASS" >"$TMP/reader.pass"
@@ -223,21 +110,22 @@ ADMIN=(BDEKEY_LDAP_MECH=SIMPLE "BDEKEY_LDAP_BINDDN=$AD_ADMIN_DN"
 # ------------------------------------------------------------ fixture
 OU="OU=Report-$$,$BDEKEY_TEST_BASE"
 BADOU="OU=Report-$$-bad,$BDEKEY_TEST_BASE"
+NKOU="OU=Report-$$-nokeys,$BDEKEY_TEST_BASE"
 export REPORT_RECENT=$(( $(date +%s) - 86400 ))
 FX=("$PY" "$HERE/reportfixture.py")
 eval "$("${FX[@]}" env "$OU" "$BADOU")"
-ADDED=("$OU" "$BADOU")
+ADDED=("$OU" "$BADOU" "$NKOU")
 "${FX[@]}" base "$OU" >"$TMP/base.ldif"
 "${FX[@]}" rot "$OU" >"$TMP/rot.ldif"
 "${FX[@]}" extra "$OU" 54 >"$TMP/extra.ldif"
 "${FX[@]}" bad "$BADOU" >"$TMP/bad.ldif"
+"${FX[@]}" nokeys "$NKOU" >"$TMP/nokeys.ldif"
 if ldap_admin ldapadd -f "$TMP/base.ldif" >"$TMP/err" 2>&1 && sleep 1.2 &&
     ldap_admin ldapadd -f "$TMP/rot.ldif" >"$TMP/err" 2>&1; then
 	ok "fixture: 6 computers, 7 recovery objects under $OU"
 else
 	not_ok "fixture: 6 computers, 7 recovery objects under $OU"
-	echo "report-ad: $pass passed, $fail failed"
-	exit 1
+	finish
 fi
 # whenCreated as the DC has it, RFC 3339: the newest per computer
 created() {	# created CN: that computer's recovery objects' times, sorted
@@ -410,6 +298,37 @@ jcheck "server silent part-way: the errors line says the computers' search timed
 check "server silent part-way: within the page's timeout (< 30 s)" \
 	awk -v s="$SECS" 'BEGIN { exit !(s < 30) }'
 
+# a first page late (Samba builds the whole result before it): up to 10 x
+# --timeout; a later page as late is a timeout
+spy_start slow1 --delay-at 1 3
+run "${READER[@]}" -- report --source ad --timeout 1 \
+	--ldap-uri "ldaps://127.0.0.1:$SPY_PORT" --base "$OU" --json
+expect "first page 3 s late, --timeout 1: allowed (10 x --timeout)" 0
+jcheck "first page late: every row" "len(r) == 60"
+spy_start slow2 --delay-at 2 3
+run "${READER[@]}" BDEKEY_LDAP_PAGE_SIZE=7 -- report --source ad --timeout 1 \
+	--ldap-uri "ldaps://127.0.0.1:$SPY_PORT" --base "$OU" --json
+expect "second page 3 s late, --timeout 1: unreachable" 4
+jcheck "second page late: the recovery objects' search timed out after 1 s" \
+	"r == [] and [(x['source'], x['kind']) for x in e] == [('ad', 'unreachable')] and 'search for recovery objects: timed out after 1 s' in e[0]['message']"
+
+# computers but not one visible recovery object: said, the rows stand
+if ldap_admin ldapadd -f "$TMP/nokeys.ldif" >"$TMP/err" 2>&1; then
+	ok "fixture: two computers without a key under $NKOU"
+	run "${READER[@]}" -- report --source ad --base "$NKOU" --json
+	expect "no recovery object visible: the report still completes" 0
+	jcheck "no recovery object visible: both computers, no-key" \
+		"sorted((x['name'], x['flags']) for x in r) == [('RPT-NK1', ['no-key']), ('RPT-NK2', ['no-key'])]"
+	check "no recovery object visible: a warning on stderr says why it may be" \
+		grep -q "warning: .*no recovery object (msFVE-RecoveryInformation) is visible under 'OU=Report-$$-nokeys,.*may not list them" "$TMP/err"
+	run "${READER[@]}" -- report --source ad --base "$OU" --json
+	check "recovery objects visible: no such warning" \
+		bash -c "! grep -q 'no recovery object' '$TMP/err'"
+else
+	not_ok "fixture: two computers without a key under $NKOU"
+fi
+ldap_admin ldapdelete -r "$NKOU" >/dev/null 2>&1
+
 run "${READER[@]}" -- report --source ad --base "OU=No-Such-$$,$BDEKEY_TEST_BASE" --json
 expect "a base that does not exist" 2
 jcheck "a base that does not exist: no row, the errors line (config)" \
@@ -423,5 +342,4 @@ jcheck "the whole domain: the fixture's computers (PC-MANY's 1,050 keys: two pag
 jcheck "the whole domain: this suite's 60 and the domain controller too" \
 	"sum(x['dn'].endswith(',$OU') for x in r) == 60 and any(x['dn'].startswith('CN=DC1,OU=Domain Controllers,') for x in r)"
 
-echo "report-ad: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -16,37 +16,25 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+SUITE='audit-order'
+# shellcheck source=tests/lib.sh
+. "$here/../lib.sh"
 top=$(cd "$here/../.." && pwd)
 PY=/usr/bin/python3
 BDEKEY=${BDEKEY:?BDEKEY must name the bdekey binary under test}
 case $BDEKEY in /*) ;; *) BDEKEY=$PWD/$BDEKEY ;; esac
 T=60
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/bdekey-audit-order.XXXXXX")
+make_tmp audit-order
 dcdir=${BDEKEY_AD_DIR:-}
 own_dc=0
 cleanup() {
 	"$top/tests/graph/server.sh" stop "$tmp/graph" >/dev/null 2>&1
 	[ "$own_dc" = 1 ] && timeout 60 "$top/tests/ad/dc.sh" stop "$dcdir" \
 		>/dev/null 2>&1
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-not_ok() {
-	fail=$((fail + 1))
-	echo "FAIL $*"
-	[ -s "$tmp/err" ] && sed 's/^/     stderr: /' "$tmp/err" | head -n 5
-	return 0
-}
-check() {	# check NAME COMMAND...: passes when the command succeeds
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
+check() { check_cmd "$@"; }	# check NAME COMMAND...
 # a server that does not start: a failure in CI, else its cases are skipped
 no_server() {
 	if [ "${CI:-}" = true ]; then
@@ -59,39 +47,18 @@ no_server() {
 mapfile -t CLEAN < <("$PY" "$top/tests/clitest.py" --env "$tmp/home")
 # bd [NAME=value...] -- ARGS...: bdekey in the clean environment plus the
 # settings given; stdout in $tmp/out, stderr in $tmp/err, status in $RC
-bd() {
-	local envs=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		envs+=("$1")
-		shift
-	done
-	shift
-	env -i "${CLEAN[@]}" "${envs[@]}" timeout "$T" "$BDEKEY" "$@" \
-		>"$tmp/out" 2>"$tmp/err" </dev/null
-	RC=$?
-}
-err_has() { grep -qF -- "$1" "$tmp/err"; }
+BDEKEY_ENV=(-i "${CLEAN[@]}")
+bd() { run_bdekey "$@"; }
 audit_has() { [ -f "$1" ] && grep -qF -- "\"action\":\"$2\"" "$1"; }
 
 # ------------------------------------------------------------ package (AD)
 # The running DC of make check (BDEKEY_AD_DIR), else our own.
 dc_up() {
-	local n
-	if [ -n "$dcdir" ] &&
-	    timeout 30 "$top/tests/ad/dc.sh" status "$dcdir" >/dev/null 2>&1; then
-		return 0
-	fi
+	[ -n "$dcdir" ] && dc_running "$dcdir" && return 0
 	dcdir=$tmp/dc
 	own_dc=1
 	# someone else's DC on 127.0.0.1: ours goes on another address
-	for n in $(seq 1 30); do
-		timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.$n/636" 2>/dev/null ||
-			break
-	done
-	AD_IP=127.0.0.$n timeout 600 "$top/tests/ad/dc.sh" start "$dcdir" \
-		>"$tmp/dc.log" 2>&1 && return 0
-	tail -n 20 "$tmp/dc.log" | sed 's/^/     dc: /'
-	return 1
+	AD_IP=$(free_ip 1 30 636) dc_start dc.sh "$dcdir" 600
 }
 
 if dc_up && dcenv=$(timeout 60 "$top/tests/ad/dc.sh" env "$dcdir"); then
@@ -126,17 +93,15 @@ else
 fi
 
 # ------------------------------------------------------------ rotate (Graph)
-if graphenv=$(timeout 90 "$top/tests/graph/server.sh" start "$tmp/graph" \
-    2>"$tmp/graph.err"); then
-	eval "$graphenv"
+if start_env 90 "$top/tests/graph/server.sh" start "$tmp/graph" \
+    2>"$tmp/graph.err"; then
 	G=(BDEKEY_TENANT="$BDEKEY_TENANT" BDEKEY_AUTHORITY="$BDEKEY_AUTHORITY"
 		BDEKEY_GRAPH="$BDEKEY_GRAPH" BDEKEY_CA_BUNDLE="$BDEKEY_CA_BUNDLE"
 		BDEKEY_CLIENT_ID="$GRAPH_EMU_APP_CLIENT_ID"
 		BDEKEY_CLIENT_SECRET_FILE="$GRAPH_EMU_APP_SECRET_FILE")
 	# the emulator records each rotation before it answers the POST
 	rotations() {
-		curl -sS --max-time 20 --cacert "$BDEKEY_CA_BUNDLE" \
-			"$GRAPH_EMU_URL/_test/rotations" |
+		emu rotations |
 			"$PY" -c 'import json, sys; print(len(json.load(sys.stdin)["value"]))'
 	}
 
@@ -162,5 +127,4 @@ else
 	no_server "the Graph emulator did not start: no rotate cases"
 fi
 
-echo "audit-order: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -7,13 +7,11 @@
 set -u
 : "${BDEKEY:?}"
 here=$(cd "$(dirname "$0")" && pwd)
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+SUITE=edge
+# shellcheck source=tests/lib.sh
+. "$here/../lib.sh"
 pw=496298-461032-321464-595518-463221-173943-033616-139579
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+make_tmp edge
 mapfile -t CLEAN < <(/usr/bin/python3 "$here/../clitest.py" --env "$tmp/home")
 [ "${#CLEAN[@]}" -gt 0 ] || { echo "FAIL: no clean environment"; exit 1; }
 # bdekey ARGS...: the binary under test in the clean environment
@@ -101,5 +99,4 @@ out=$(comp lookup --sh)
 out=$(comp lookup --source "")
 [ "$out" = "ad graph all keyvault" ] && ok || bad "completion of --source: '$out'"
 
-echo "edge: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -7,60 +7,26 @@
 # Starts both servers itself (reusing a DC given in BDEKEY_AD_DIR) and
 # stops them on exit.  Prints 'e2e: N passed, M failed'.
 set -u
+SUITE=e2e
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.." || exit 1
 : "${BDEKEY:?BDEKEY must name the binary under test}"
 PY=/usr/bin/python3
 T="timeout 60"
 
-tmp=$(mktemp -d /tmp/bdekey-e2e.XXXXXX)
-own_dc=0
-cleanup() {
-	tests/graph/server.sh stop "$tmp/graph" >/dev/null 2>&1
-	[ "$own_dc" = 1 ] && tests/ad/dc.sh stop "$addir" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+make_tmp e2e /tmp
+cleanup() { e2e_stop; }
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); printf 'FAIL: %s\n' "$*"; }
 # check NAME EXPECTED-EXIT ACTUAL-EXIT
 check_rc() { [ "$2" = "$3" ] && ok || bad "$1: exit $3, want $2 ($(head -c 300 "$tmp/err" 2>/dev/null))"; }
-# jq-like assertion: jtest NAME FILE PYTHON-EXPR (d is the parsed JSON)
-jtest() {
-	if "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($3) else 1)" "$2" 2>/dev/null
-	then ok; else bad "$1: $(head -c 600 "$2")"; fi
-}
-has() { grep -qF -- "$3" "$2" && ok || bad "$1: '$3' not in $(head -c 400 "$2")"; }
-lacks() { grep -qF -- "$3" "$2" && bad "$1: '$3' found in $2" || ok; }
-
-fatal() {
-	echo "e2e: $*" >&2
-	echo "e2e: 0 passed, 1 failed"
-	exit 1
-}
 
 # --- servers ------------------------------------------------------------
-if [ -n "${BDEKEY_AD_DIR:-}" ]; then
-	addir=$BDEKEY_AD_DIR
-else
-	addir=$tmp/ad
-	own_dc=1
-fi
-tests/ad/dc.sh start "$addir" >"$tmp/dc.out" 2>&1 ||
-	fatal "the Samba AD DC did not start: $(tail -5 "$tmp/dc.out")"
-eval "$(tests/ad/dc.sh env "$addir")"
+e2e_dc
 "$PY" tests/e2e/hybrid_fixture.py "$tmp/fixture.json" || fatal "fixture"
-GRAPH_EMU_FIXTURE="$tmp/fixture.json" tests/graph/server.sh start "$tmp/graph" \
-	>"$tmp/graph.env" 2>"$tmp/graph.err" ||
-	fatal "the Graph emulator did not start: $(tail -5 "$tmp/graph.err")"
-. "$tmp/graph.env"
+e2e_graph
 
-export XDG_CACHE_HOME="$tmp/cache" XDG_STATE_HOME="$tmp/state" \
-	XDG_CONFIG_HOME="$tmp/config" BDEKEY_CONFIG=
-export BDEKEY_LDAP_URI="$AD_URI_LDAP" BDEKEY_LDAP_MECH=GSSAPI
-audit="$XDG_STATE_HOME/bdekey/audit.jsonl"
+e2e_env
 $T kinit "$AD_HELPDESK_UPN" <"$AD_HELPDESK_PASS_FILE" >/dev/null 2>&1 ||
 	fatal "kinit helpdesk failed"
 $T "$BDEKEY" login >"$tmp/out" 2>"$tmp/err"
@@ -208,5 +174,4 @@ $T "$BDEKEY" recover --device PC-ALPHA --key-id 063EA4E1 </dev/null \
 check_rc "recover: unverified caller" 2 $?
 has "recover: asks for --verified" "$tmp/err" "--verified"
 
-echo "e2e: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

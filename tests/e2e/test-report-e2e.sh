@@ -10,30 +10,24 @@
 # Starts both servers itself (reusing a DC given in BDEKEY_AD_DIR) and stops
 # them on exit.  Prints 'report-e2e: N passed, M failed'.
 set -u
+SUITE=report-e2e
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.." || exit 1
 : "${BDEKEY:?BDEKEY must name the binary under test}"
 PY=/usr/bin/python3
 T="timeout 60"
 
-tmp=$(mktemp -d /tmp/bdekey-repe2e.XXXXXX)
-own_dc=0
-cleanup() {
-	tests/graph/server.sh stop "$tmp/graph" >/dev/null 2>&1
-	[ "$own_dc" = 1 ] && tests/ad/dc.sh stop "$addir" >/dev/null 2>&1
-	rm -rf "$tmp"
+make_tmp repe2e /tmp
+# the DC may be shared (BDEKEY_AD_DIR): PC-BADSUM's host name put back
+cleanup() { [ "${host_set:-0}" = 0 ] || set_host "$AD_BADSUM_DNSNAME"; e2e_stop; }
+set_host() {	# set_host NAME: PC-BADSUM's dNSHostName
+	printf 'dn: %s\nchangetype: modify\nreplace: dNSHostName\ndNSHostName: %s\n' \
+		"$AD_BADSUM_DN" "$1" | $T ldapmodify -x -H "$AD_URI_LDAPS" \
+		-D "$AD_ADMIN_DN" -y "$AD_ADMIN_PASS_FILE" >/dev/null 2>&1
 }
-trap cleanup EXIT
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); printf 'FAIL: %s\n' "$*"; }
-check() { [ "$2" = "$3" ] && ok || bad "$1: expected [$2], got [$3]"; }
-fatal() {
-	echo "report-e2e: $*" >&2
-	echo "report-e2e: 0 passed, 1 failed"
-	exit 1
-}
+check() { check_eq "$@"; }	# check NAME EXPECTED ACTUAL
 # row NAME EXPR: a Python expression over the JSON row r of device NAME
 row() {
 	"$PY" -c 'import json,sys
@@ -45,23 +39,11 @@ print(json.dumps(v) if isinstance(v, (list, dict, bool)) or v is None else v)' "
 }
 
 # --- servers ------------------------------------------------------------
-if [ -n "${BDEKEY_AD_DIR:-}" ]; then
-	addir=$BDEKEY_AD_DIR
-else
-	addir=$tmp/ad
-	own_dc=1
-fi
-tests/ad/dc.sh start "$addir" >"$tmp/dc.out" 2>&1 ||
-	fatal "the Samba AD DC did not start: $(tail -5 "$tmp/dc.out")"
-eval "$(tests/ad/dc.sh env "$addir")"
+e2e_dc
 "$PY" tests/e2e/hybrid_fixture.py "$tmp/fixture.json" || fatal "fixture"
-GRAPH_EMU_FIXTURE="$tmp/fixture.json" tests/graph/server.sh start \
-	"$tmp/graph" --report-fixture >"$tmp/graph.env" 2>"$tmp/graph.err" ||
-	fatal "the Graph emulator did not start: $(tail -5 "$tmp/graph.err")"
-. "$tmp/graph.env"
-CURL=(curl -sS --max-time 20 --cacert "$BDEKEY_CA_BUNDLE")
+e2e_graph --report-fixture
 setdev() {	# setdev MATCH JSON-PROPS: change an Entra device
-	"${CURL[@]}" -o /dev/null -f -H 'Content-Type: application/json' \
+	tcurl -o /dev/null -f -H 'Content-Type: application/json' \
 	    -d "{\"match\": \"$1\", \"set\": $2}" "$GRAPH_EMU_URL/_test/device" ||
 		bad "set $1 $2"
 }
@@ -81,10 +63,12 @@ setdev PC-BETA "{\"displayName\": \"PC-BETA-AAD\", \"onPremisesSecurityIdentifie
 # a hybrid device with keys in AD only, and one with keys in Entra only
 setdev RPT-NOKEY '{"displayName": "PC-TWIN1"}'
 setdev RPT-ONEKEY '{"displayName": "PC-NOKEY"}'
+# a host name longer than cn's 15 characters: only dNSHostName can join it
+host_set=1
+set_host "pc-badsum-workstation.${AD_BADSUM_DNSNAME#*.}" || bad "set PC-BADSUM's dNSHostName"
+setdev BADSUM-PC '{"displayName": "PC-BADSUM-WORKSTATION"}'
 
-export XDG_CACHE_HOME="$tmp/cache" XDG_STATE_HOME="$tmp/state" \
-	XDG_CONFIG_HOME="$tmp/config" BDEKEY_CONFIG=
-export BDEKEY_LDAP_URI="$AD_URI_LDAP" BDEKEY_LDAP_MECH=GSSAPI
+e2e_env
 export BDEKEY_CLIENT_ID=$GRAPH_EMU_APP_CLIENT_ID
 export BDEKEY_CLIENT_SECRET_FILE=$GRAPH_EMU_APP_SECRET_FILE
 # the reader has no Control Access on the recovery objects
@@ -104,6 +88,11 @@ check "PC-BETA: joined by its SID" '[["ad", "graph"], "'"$GRAPH_FX_DEV_R_HYBRID_
 check "PC-BETA-AAD: no row of its own" 0 "$(row PC-BETA-AAD 'r.get("count")')"
 check "PC-BETA: keys in both, no one-directory flag" '[1, 1, []]' \
 	"$(row PC-BETA '[r["ad_keys"], r["graph_keys"], [f for f in r["flags"] if f.endswith("-only")]]')"
+check "PC-BADSUM: joined by its host name (dNSHostName), cn cut short" \
+	'[["ad", "graph"], true]' \
+	"$(row PC-BADSUM '[r["sources"], r["device_id"] is not None and r["graph_keys"] >= 1]')"
+check "PC-BADSUM-WORKSTATION: no row of its own" 0 \
+	"$(row PC-BADSUM-WORKSTATION 'r.get("count")')"
 check "PC-TWIN1: keys in AD only" '[["ad", "graph"], ["ad-only"]]' \
 	"$(row PC-TWIN1 '[r["sources"], r["flags"]]')"
 check "PC-NOKEY: keys in Entra only" '[["ad", "graph"], ["entra-only"], 1]' \
@@ -141,5 +130,4 @@ check "AD down: errors line last" '["ad"]' "$(tail -1 "$tmp/out" | "$PY" -c 'imp
 check "AD down: Entra's rows still written" true \
 	"$(head -n -1 "$tmp/out" | "$PY" -c 'import json,sys; rows=[json.loads(l) for l in sys.stdin]; print(json.dumps(len(rows) > 10 and all(r["sources"] == ["graph"] for r in rows)))')"
 
-echo "report-e2e: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -27,66 +27,24 @@
 # Starts the servers itself (reusing a DC given in BDEKEY_AD_DIR) and
 # stops them on exit.  Prints 'volume-e2e: N passed, M failed'.
 set -u
+SUITE=volume-e2e
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.." || exit 1
 : "${BDEKEY:?BDEKEY must name the binary under test}"
 case $BDEKEY in /*) ;; *) BDEKEY=$PWD/$BDEKEY ;; esac
 PY=/usr/bin/python3
 T="timeout 60"
 
-tmp=$(mktemp -d /tmp/bdekey-volume-e2e.XXXXXX)
-own_dc=0
+make_tmp volume-e2e /tmp
 ou=
 cleanup() {
-	tests/graph/server.sh stop "$tmp/graph" >/dev/null 2>&1
 	[ -z "$ou" ] || ad_remove
-	[ "$own_dc" = 1 ] && tests/ad/dc.sh stop "$addir" >/dev/null 2>&1
-	rm -rf "$tmp"
+	e2e_stop
 }
-trap cleanup EXIT
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); printf 'FAIL: %s\n' "$*"; }
-fatal() {
-	echo "volume-e2e: $*" >&2
-	echo "volume-e2e: $pass passed, $((fail + 1)) failed"
-	exit 1
-}
-# bk ARGS...: bdekey, stdout in $tmp/out, stderr in $tmp/err, $rc
-bk() {
-	$T "$BDEKEY" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	rc=$?
-}
-# expect WHAT RC [PATTERN]: the last run exited RC, stderr matches PATTERN
-expect() {
-	local what=$1 want=$2 pat=${3:-}
-	if [ "$rc" -ne "$want" ]; then
-		bad "$what: exit $rc, want $want: $(head -c 400 "$tmp/err")"
-	elif [ -n "$pat" ] && ! grep -qE -- "$pat" "$tmp/err"; then
-		bad "$what: stderr lacks /$pat/: $(head -c 400 "$tmp/err")"
-	else
-		ok
-	fi
-}
-has() { grep -qF -- "$3" "$2" && ok || bad "$1: '$3' not in: $(head -c 600 "$2")"; }
-lacks() { grep -qF -- "$3" "$2" && bad "$1: '$3' found in $2" || ok; }
-same() { [ "$2" = "$3" ] && ok || bad "$1: got '$2', want '$3'"; }
-# jtest WHAT EXPR: a Python expression over the JSON on stdout (d) holds;
-# key(ID) is the key with that ID, or None
-jtest() {
-	if "$PY" -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-def key(i):
-    m = [k for k in d["keys"] if k["key_id"] == i]
-    return m[0] if len(m) == 1 else None
-sys.exit(0 if eval(sys.argv[2]) else 1)' "$tmp/out" "$2" 2>>"$tmp/jerr"; then
-		ok
-	else
-		bad "$1: $2: $(head -c 900 "$tmp/out")"
-	fi
-}
-records() { [ -f "$audit" ] && wc -l <"$audit" || echo 0; }
+# expect WHAT RC [PATTERN]: the last run (bk) exited RC, stderr matches PATTERN
+expect() { expect_rc "$@"; }
 # recs EXPR: a Python expression over the audit records since mark (r) holds
 mark=0
 setmark() { mark=$(records); }
@@ -119,15 +77,7 @@ TWO=$img/bitlk-aes-xts-128-two-recovery.img
 TOGO=$img/bitlk-togo-aes-xts-128.img
 
 # --- servers ---------------------------------------------------------------
-if [ -n "${BDEKEY_AD_DIR:-}" ]; then
-	addir=$BDEKEY_AD_DIR
-else
-	addir=$tmp/ad
-	own_dc=1
-fi
-tests/ad/dc.sh start "$addir" >"$tmp/dc.out" 2>&1 ||
-	fatal "the Samba AD DC did not start: $(tail -5 "$tmp/dc.out")"
-eval "$(tests/ad/dc.sh env "$addir")"
+e2e_dc
 ADM=(-x -H "$AD_URI_LDAPS" -D "$AD_ADMIN_DN" -y "$AD_ADMIN_PASS_FILE")
 ad_remove() {
 	timeout 30 ldapdelete "${ADM[@]}" -r "$ou" >/dev/null 2>&1
@@ -141,10 +91,7 @@ timeout 30 ldapadd "${ADM[@]}" -f "$tmp/vol.ldif" >"$tmp/ldapadd.out" 2>&1 ||
 	fatal "the keys did not go into the DC: $(tail -5 "$tmp/ldapadd.out")"
 "$PY" tests/e2e/volume_fixture.py graph "$img/images.conf" "$tmp/fixture.json" ||
 	fatal "volume_fixture.py graph"
-GRAPH_EMU_FIXTURE="$tmp/fixture.json" tests/graph/server.sh start "$tmp/graph" \
-	>"$tmp/graph.env" 2>"$tmp/graph.err" ||
-	fatal "the Graph emulator did not start: $(tail -5 "$tmp/graph.err")"
-. "$tmp/graph.env"
+e2e_graph
 
 for v in $(env | sed -n 's/^\(BDEKEY_[A-Z_]*\)=.*/\1/p'); do
 	case $v in BDEKEY | BDEKEY_AD_DIR | BDEKEY_TEST_BASE | BDEKEY_AUTHORITY | \
@@ -152,10 +99,7 @@ for v in $(env | sed -n 's/^\(BDEKEY_[A-Z_]*\)=.*/\1/p'); do
 	*) unset "$v" ;;
 	esac
 done
-export XDG_CACHE_HOME="$tmp/cache" XDG_STATE_HOME="$tmp/state" \
-	XDG_CONFIG_HOME="$tmp/config" BDEKEY_CONFIG=
-export BDEKEY_LDAP_URI="$AD_URI_LDAP" BDEKEY_LDAP_MECH=GSSAPI
-audit="$XDG_STATE_HOME/bdekey/audit.jsonl"
+e2e_env
 $T kinit "$AD_HELPDESK_UPN" <"$AD_HELPDESK_PASS_FILE" >/dev/null 2>&1 ||
 	fatal "kinit helpdesk failed"
 bk login
@@ -339,5 +283,4 @@ else
 	same "no device-mapper: no audit record" "$(records)" "$mark"
 fi
 
-echo "volume-e2e: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -180,14 +180,17 @@ struct model {
 static void
 check_table(const uint8_t *data, size_t size)
 {
-	struct ad_escrow_table *t = ad_escrow_table_new();
+	struct bde_dtab *t = NULL;
 	struct ad_escrow_info in;
+	uint64_t key[2];
+	char *err = NULL;
+	int found;
 	struct model m[16];
 	uint8_t guid[16];
 	size_t i, j;
 	unsigned c, v;
 
-	if (t == NULL)
+	if (ad_escrow_table_new(&t, &err) != BDE_OK)
 		abort();
 	memset(m, 0, sizeof(m));
 	/* 3 bytes an operation: computer, volume (7: none), time */
@@ -196,8 +199,10 @@ check_table(const uint8_t *data, size_t size)
 		v = data[i + 1] & 7;
 		memset(guid, 0x5a, sizeof(guid));
 		guid[15] = (uint8_t)v;
-		if (ad_escrow_table_add(t, (uint64_t)c * 0x9e3779b97f4a7c15ULL,
-		    (time_t)data[i + 2] - 100, v == 7 ? NULL : guid) < 0)
+		key[0] = (uint64_t)c * 0x9e3779b97f4a7c15ULL;
+		key[1] = c;
+		if (ad_escrow_table_add(t, key, (time_t)data[i + 2] - 100,
+		    v == 7 ? NULL : guid, &err) != BDE_OK)
 			abort();
 		m[c].nkeys++;
 		if (data[i + 2] > 100 && data[i + 2] - 100 > m[c].newest)
@@ -214,8 +219,11 @@ check_table(const uint8_t *data, size_t size)
 			m[c].vol[m[c].nvol++] = (uint8_t)v;
 	}
 	for (c = 0; c < 16; c++) {
-		if (ad_escrow_table_get(t, (uint64_t)c * 0x9e3779b97f4a7c15ULL,
-		    &in) < 0) {
+		key[0] = (uint64_t)c * 0x9e3779b97f4a7c15ULL;
+		key[1] = c;
+		if (ad_escrow_table_get(t, key, &in, &found, &err) != BDE_OK)
+			abort();
+		if (!found) {
 			if (m[c].nkeys != 0)
 				abort();
 			continue;
@@ -227,7 +235,7 @@ check_table(const uint8_t *data, size_t size)
 			if (in.vol[j][15] != m[c].vol[j] || in.vol[j][0] != 0x5a)
 				abort();
 	}
-	ad_escrow_table_free(t);
+	bde_dtab_free(t);
 }
 
 int

@@ -49,42 +49,59 @@ value_of(const cJSON *doc)
 	return value;
 }
 
-static void
-check_table(const struct graph_escrow_walk *w)
+/* What check_table's visit adds up. */
+struct tally {
+	struct graph_escrow_walk *w;
+	unsigned long total, used;
+};
+
+static int
+visit(const void *key, const void *val, void *arg)
 {
-	unsigned long total = 0;
-	size_t i, used = 0;
+	struct tally *t = arg;
+	struct graph_escrow_slot s, again;
+	uint32_t n;
+	char *err = NULL;
+	int found = 0;
 
-	for (i = 0; i < w->table.cap; i++) {
-		const struct graph_escrow_slot *s = &w->table.slot[i];
-		uint32_t n = s->bits & GRAPH_ESCROW_COUNT_MASK;
-
-		if (n == 0) {
-			if (s->bits != 0 || s->newest != 0)
-				abort();
-			continue;
-		}
-		used++;
-		total += n;
-		if (graph_escrow_table_find(&w->table, s->guid) != s)
-			abort();
-		/* a key without a volumeType still sets "unknown" */
-		if ((s->bits >> GRAPH_ESCROW_VOL_SHIFT) == 0)
-			abort();
-	}
-	if (used != w->table.n || total != w->keys - w->bad_keys)
+	memcpy(&s, val, sizeof(s));
+	n = s.bits & GRAPH_ESCROW_COUNT_MASK;
+	/* a device is there because a key counted it */
+	if (n == 0)
 		abort();
-	if (w->table.cap && w->table.n * 4 > w->table.cap * 3)
+	t->used++;
+	t->total += n;
+	if (graph_escrow_table_get(&t->w->table, key, &again, &found, &err) !=
+	    BDE_OK || !found || memcmp(&again, &s, sizeof(s)) != 0)
+		abort();
+	free(err);
+	/* a key without a volumeType still sets "unknown" */
+	if ((s.bits >> GRAPH_ESCROW_VOL_SHIFT) == 0)
+		abort();
+	return 0;
+}
+
+static void
+check_table(struct graph_escrow_walk *w)
+{
+	struct tally t = { .w = w };
+	char *err = NULL;
+
+	if (bde_dtab_each(w->table.d, visit, &t, &err) != BDE_OK)
+		abort();
+	if (t.used != bde_dtab_count(w->table.d) ||
+	    t.total != w->keys - w->bad_keys)
 		abort();
 }
 
 static int
 row(void *arg, const struct bde_escrow *e)
 {
-	const struct graph_escrow_walk *w = arg;
-	const struct graph_escrow_slot *s = NULL;
-	char canon[BDE_GUID_LEN + 1], vols[64], *p, *save = NULL;
+	struct graph_escrow_walk *w = arg;
+	struct graph_escrow_slot s = { 0, 0 };
+	char canon[BDE_GUID_LEN + 1], vols[64], *p, *save = NULL, *err = NULL;
 	uint8_t g[16];
+	int found = 0;
 
 	if (e->name == NULL || e->name[0] == '\0' || strlen(e->name) > 1024)
 		abort();
@@ -94,13 +111,15 @@ row(void *arg, const struct bde_escrow *e)
 		bde_guid_format(g, canon);
 		if (strcmp(bde_guid_lower(canon), e->device_id) != 0)
 			abort();
-		s = graph_escrow_table_find(&w->table, g);
+		if (graph_escrow_table_get(&w->table, g, &s, &found, &err) !=
+		    BDE_OK)
+			abort();
 	}
 	if (e->sid != NULL && !graph_sid_ok(e->sid))
 		abort();
 	if (e->dn != NULL || e->last_seen < 0 || e->newest < 0)
 		abort();
-	if (e->nkeys != (s ? (s->bits & GRAPH_ESCROW_COUNT_MASK) : 0))
+	if (e->nkeys != (found ? (s.bits & GRAPH_ESCROW_COUNT_MASK) : 0))
 		abort();
 	if ((e->nkeys > 0) != (e->volumes != NULL))
 		abort();
@@ -130,7 +149,8 @@ walk(const uint8_t *keys, size_t nkeys, const uint8_t *devs, size_t ndevs)
 	char *err = NULL;
 
 	memset(&w, 0, sizeof(w));
-	graph_escrow_table_init(&w.table);
+	if (graph_escrow_table_init(&w.table, &err) != BDE_OK)
+		abort();
 	w.fn = row;
 	w.arg = &w;
 	if (kv != NULL && graph_escrow_key_page(kv, &w, &err) == BDE_OK) {

@@ -245,7 +245,7 @@ managed(const uint8_t *p, size_t n)
 static void
 walk(const uint8_t *p, size_t n)
 {
-	struct graph_walk w = { NULL, 0, 0 };
+	struct graph_walk w = { { NULL, 0, 0 } };
 	struct graph_budget b;
 	char *s = text(p, n), *line, *save = NULL, *err = NULL;
 	char *seen[64];

@@ -16,70 +16,36 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+SUITE=report-graph
+# shellcheck source=tests/lib.sh
+. "$here/../lib.sh"
 : "${BDEKEY:?BDEKEY must name the bdekey binary under test}"
 PY=${GRAPH_EMU_PYTHON:-/usr/bin/python3}
 T=60	# seconds any one bdekey run may take
 KEY_PAGE=50	# recoveryKeys page size here: 575 keys are 12 pages
 DEV_PAGE=4	# devices per page at most, whatever $top: 20 devices, 5 pages
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/bdekey-report.XXXXXX")
-cleanup() {
-	"$here/server.sh" stop "$tmp/srv" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+make_tmp report
+cleanup() { "$here/server.sh" stop "$tmp/srv" >/dev/null 2>&1; }
 
-for v in $(env | sed -n 's/^\(BDEKEY_[A-Z_]*\)=.*/\1/p'); do
-	[ "$v" = BDEKEY ] || unset "$v"
-done
-export HOME=$tmp/home XDG_CACHE_HOME=$tmp/cache XDG_STATE_HOME=$tmp/state \
-	XDG_CONFIG_HOME=$tmp/config
-mkdir -p "$HOME"
+scrub_env
+private_home
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-no() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() {
-	if [ "$2" = "$3" ]; then ok; else no "$1: expected [$2], got [$3]"; fi
-}
-contains() {
-	if grep -qF -- "$3" "$2"; then ok; else
-		no "$1: '$3' not in $(basename "$2"):"; sed 's/^/    /' "$2" | head -20
-	fi
-}
-finish() {
-	echo "report-graph: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit
-}
+check() { check_eq "$@"; }
 
 # start [emulator options...]: (re)start the emulator, export its variables
 start() {
-	local env_lines
 	"$here/server.sh" stop "$tmp/srv" >/dev/null 2>&1
-	if ! env_lines=$(timeout 60 "$here/server.sh" start "$tmp/srv" "$@"); then
-		if [ "${CI:-}" = true ]; then
-			no "the emulator did not start ($*)"
-			finish
-		fi
-		echo "report-graph: SKIPPED: the emulator did not start (python3-cryptography?)"
-		exit 0
-	fi
-	eval "$env_lines"
+	start_env 60 "$here/server.sh" start "$tmp/srv" "$@" ||
+		skip_or_fail "FAIL: the emulator did not start ($*)" \
+			"report-graph: SKIPPED: the emulator did not start (python3-cryptography?)" \
+			nosummary
 	LOG=$GRAPH_EMU_LOG
 	# the application: client credentials, roles Read.All + Device.Read.All
 	APP=(env BDEKEY_CLIENT_ID="$GRAPH_EMU_APP_CLIENT_ID"
 	    BDEKEY_CLIENT_SECRET_FILE="$GRAPH_EMU_APP_SECRET_FILE")
 }
 
-CURL=(curl -sS --max-time 20)
-emu() { "${CURL[@]}" --cacert "$BDEKEY_CA_BUNDLE" "$GRAPH_EMU_URL/_test/$1" "${@:2}"; }
-cfg() {
-	emu config -o /dev/null -f -H 'Content-Type: application/json' -d "$1" ||
-		no "emulator config $1"
-}
-js() { "$PY" -c 'import json,sys; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(json.dumps(r) if isinstance(r,(dict,list,bool)) or r is None else r)' "$1"; }
 # rows EXPR: a Python expression over the JSON Lines of the last run:
 # rows (objects with a name), by (name -> row; a name seen twice keeps
 # the last), errors (the errors line's list, or None)
@@ -105,24 +71,15 @@ print(json.dumps(r) if isinstance(r, (dict, list, bool)) or r is None else r)' "
 # $tmp/err, the emulator's log lines of the run in $tmp/log, its counters
 # reset before the run; after every run: no request asked for a password
 run() {
-	local name=$1 want=$2 rc n0
-	shift 2
+	local name=$1
 	emu stats/reset -o /dev/null -X POST || no "$name: emulator stats reset"
-	n0=$(wc -l <"$LOG")
-	timeout "$T" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	rc=$?
-	tail -n +"$((n0 + 1))" "$LOG" | grep -v ' /_test/' >"$tmp/log"
-	if [ "$rc" = "$want" ]; then ok; else
-		no "$name: exit $rc, expected $want"
-		sed 's/^/    err: /' "$tmp/err" | head -10
-	fi
+	run_emu "$@"
 	emu stats >"$tmp/stats"
 	check "$name: no request selects key, no key read" "0 0 0" \
 		"$(js '"%d %d %d" % (d["key_selected"], d["key_get_requests"], d["key_reads"])' <"$tmp/stats")"
 }
 stat() { js "d[\"$1\"]" <"$tmp/stats"; }
 REPORT=("$BDEKEY" report --source graph)
-codes_issued() { emu device_codes | js 'd["issued"]'; }
 user_login() {	# user_login UPN [env...]: sign in through the device code flow
 	local upn=$1 code n pid rc
 	shift
@@ -262,6 +219,13 @@ check "500 mid-paging: errors line last" '"errors"' "$(tail -1 "$tmp/out" | cut 
 check "500 mid-paging: kind" "graph unreachable" "$(rows '"%s %s" % (errors[0]["source"], errors[0]["kind"])')"
 contains "500 mid-paging: says what failed" "$tmp/err" "listing the devices"
 check "500 mid-paging: requests" "$((key_pages + 3))" "$(stat graph_requests)"
+# the join's scratch file cannot be made: no key page read, said with where
+run "TMPDIR unusable" 4 "${APP[@]}" TMPDIR=/nonexistent/bdekey-scratch "${REPORT[@]}" --json
+check "TMPDIR unusable: no row, errors line kind io" "0 graph io" \
+	"$(rows '"%d %s %s" % (len(rows), errors[0]["source"], errors[0]["kind"])')"
+contains "TMPDIR unusable: names the directory" "$tmp/err" \
+	"scratch file in /nonexistent/bdekey-scratch: cannot create it: No such file or directory"
+check "TMPDIR unusable: no key listed" 0 "$(stat graph_requests)"
 # a 500 on a key page: no row at all (a row needs all of its keys)
 cfg '{"fail_next":[{"status":500,"match":"/recoveryKeys","after":3}]}'
 run "500 on a key page" 4 "${APP[@]}" "${REPORT[@]}" --json

@@ -13,76 +13,33 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+SUITE=rotate-wait
+# shellcheck source=tests/lib.sh
+. "$here/../lib.sh"
 : "${BDEKEY:?BDEKEY must name the bdekey binary under test}"
 PY=${GRAPH_EMU_PYTHON:-/usr/bin/python3}
 T=60	# seconds any one bdekey run may take
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/bdekey-rotwait.XXXXXX")
-cleanup() {
-	"$here/server.sh" stop "$tmp/srv" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+make_tmp rotwait
+cleanup() { "$here/server.sh" stop "$tmp/srv" >/dev/null 2>&1; }
 
-for v in $(env | sed -n 's/^\(BDEKEY_[A-Z_]*\)=.*/\1/p'); do
-	[ "$v" = BDEKEY ] || unset "$v"
-done
-export HOME=$tmp/home XDG_CACHE_HOME=$tmp/cache XDG_STATE_HOME=$tmp/state \
-	XDG_CONFIG_HOME=$tmp/config
-mkdir -p "$HOME"
+scrub_env
+private_home
 AUDIT=$XDG_STATE_HOME/bdekey/audit.jsonl
 
-if ! env_lines=$(timeout 60 "$here/server.sh" start "$tmp/srv"); then
-	if [ "${CI:-}" = true ]; then
-		echo "rotate-wait: the emulator did not start"
-		echo "rotate-wait: 0 passed, 1 failed"
-		exit 1
-	fi
-	echo "rotate-wait: SKIPPED: the emulator did not start"
-	exit 0
-fi
-eval "$env_lines"
+start_env 60 "$here/server.sh" start "$tmp/srv" ||
+	skip_or_fail "rotate-wait: the emulator did not start" \
+		"rotate-wait: SKIPPED: the emulator did not start" nosummary
 LOG=$GRAPH_EMU_LOG
 export BDEKEY_CLIENT_ID=$GRAPH_EMU_APP_CLIENT_ID
 export BDEKEY_CLIENT_SECRET_FILE=$GRAPH_EMU_APP_SECRET_FILE
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-no() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() {
-	if [ "$2" = "$3" ]; then ok; else no "$1: expected [$2], got [$3]"; fi
-}
-contains() {
-	if grep -qF -- "$3" "$2"; then ok; else
-		no "$1: '$3' not in $(basename "$2"):"; sed 's/^/    /' "$2" | head -20
-	fi
-}
-CURL=(curl -sS --max-time 20 --cacert "$BDEKEY_CA_BUNDLE")
-emu() { "${CURL[@]}" "$GRAPH_EMU_URL/_test/$1" "${@:2}"; }
-cfg() {
-	emu config -o /dev/null -f -H 'Content-Type: application/json' -d "$1" ||
-		no "emulator config $1"
-}
-js() { "$PY" -c 'import json,sys; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(json.dumps(r) if isinstance(r,(dict,list,bool)) or r is None else r)' "$1"; }
-run() {
-	local name=$1 want=$2 rc n0
-	shift 2
-	n0=$(wc -l <"$LOG")
-	timeout "$T" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	rc=$?
-	tail -n +"$((n0 + 1))" "$LOG" | grep -v ' /_test/' >"$tmp/log"
-	if [ "$rc" = "$want" ]; then ok; else
-		no "$name: exit $rc, expected $want"
-		sed 's/^/    out: /' "$tmp/out" | head -5
-		sed 's/^/    err: /' "$tmp/err" | head -10
-	fi
-}
+check() { check_eq "$@"; }
+run() { run_emu "$@"; }
 bd() { run "$1" "$2" "$BDEKEY" "${@:3}"; }
 # the managed device's GETs (polls) and key reads in the last run's log
 polls() { grep -c 'GET /graph/beta/deviceManagement/managedDevices/[0-9a-f-]*?' "$tmp/log"; }
 keyreads() { grep -c 'select=key\b\|select=key&\|select=key ' "$tmp/log"; }
-last_audit() { tail -1 "$AUDIT" | js "d.get('$1')"; }
 # the key IDs of LAPTOP-ALPHA, from the emulator's state via bdekey
 keys_of() {
 	timeout "$T" "$BDEKEY" lookup --source graph --device LAPTOP-ALPHA --json |
@@ -153,5 +110,4 @@ bd "no --wait: requested only" 0 rotate --device LAPTOP-ALPHA --yes
 contains "no --wait: the words" "$tmp/out" "rotation requested for 'LAPTOP-ALPHA'"
 check "no --wait: no poll" 0 "$(polls)"
 
-echo "rotate-wait: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -17,6 +17,9 @@
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SUITE=hostile
+# shellcheck source=tests/lib.sh
+. "$HERE/../lib.sh"
 PY=${HOSTILE_PYTHON:-/usr/bin/python3}
 BDEKEY=${BDEKEY:?BDEKEY must name the bdekey binary under test}
 case $BDEKEY in /*) ;; *) BDEKEY=$PWD/$BDEKEY ;; esac
@@ -26,10 +29,7 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$HERE/../lsan.supp:print_suppre
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=86}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=87}
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bdekey-hostile.XXXXXX")
-PIDS=()
-pass=0
-fail=0
+make_tmp hostile
 
 cleanup() {
 	local p
@@ -42,63 +42,29 @@ cleanup() {
 		timeout 3 tail --pid="$p" -f /dev/null 2>/dev/null || kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ok() {
-	pass=$((pass + 1))
-	echo "ok   $*"
 }
 
-not_ok() {
-	fail=$((fail + 1))
-	echo "FAIL $*"
-	if [ -s "$TMP/err" ]; then
-		head -c 2000 "$TMP/err" | cat -v | head -n 4 | sed 's/^/     stderr: /'
-	fi
-}
-
-check() {	# check NAME COMMAND...: a test passes when the command succeeds
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
-}
+ERR_LINES=4	# of stderr under a failure (not_ok)
+check() { check_cmd "$@"; }	# check NAME COMMAND...
 
 # ------------------------------------------------------------ environment
 # nothing from the caller's environment leaks in
-for v in $(env | sed -n 's/^\(BDEKEY_[A-Z_]*\)=.*/\1/p'); do
-	[ "$v" = BDEKEY ] || unset "$v"
-done
+scrub_env
 unset LDAPURI LDAPBASE LDAPHOST LDAPRC LDAPCONF LDAPNOINIT LDAPTLS_CACERT LDAPTLS_CACERTDIR \
 	LDAPTLS_REQCERT LDAPBINDDN LDAPSASL_MECH KRB5CCNAME 2>/dev/null
-export HOME=$TMP/home XDG_CACHE_HOME=$TMP/cache XDG_STATE_HOME=$TMP/state \
-	XDG_CONFIG_HOME=$TMP/config
+private_home
 export BDEKEY_AUDIT_LOG=$TMP/audit.jsonl
-mkdir -p "$HOME" "$TMP/work"
+mkdir -p "$TMP/work"
 cd "$TMP/work" || exit 1
 
 server_failed() {	# server_failed WHAT: fail under CI, else skip the suite
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL $1 did not start"
-		echo "hostile: $pass passed, $((fail + 1)) failed"
-		exit 1
-	fi
-	echo "SKIPPED: $1 did not start (python3-cryptography?); not CI: not a failure"
-	echo "hostile: $pass passed, $fail failed"
-	exit 0
+	skip_or_fail "FAIL $1 did not start" \
+		"SKIPPED: $1 did not start (python3-cryptography?); not CI: not a failure"
 }
 
-# wait_ready FILE PID: up to 20 s for "ready" in FILE while PID lives
-wait_ready() {
-	local i
-	for i in $(seq 200); do
-		grep -q '^ready' "$1" 2>/dev/null && return 0
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
+# server_ready FILE PID: up to 20 s for "ready" in FILE while PID lives
+# (the caller shows FILE when it never came)
+server_ready() { wait_ready "$1" 200 '^ready' "$2" 2>/dev/null; }
 
 HX=$TMP/https
 mkdir -p "$HX"
@@ -113,7 +79,7 @@ spawn() {	# spawn NAME COMMAND...: start in the background, pid in $SPAWNED
 	PIDS+=("$SPAWNED")
 }
 spawn https "$PY" "$HERE/https.py" --dir "$HX"
-if ! wait_ready "$TMP/https.out" "$SPAWNED"; then
+if ! server_ready "$TMP/https.out" "$SPAWNED"; then
 	sed 's/^/https.py: /' "$TMP/https.out" | tail -n 10
 	server_failed "the hostile HTTPS server (https.py)"
 fi
@@ -125,7 +91,7 @@ start_ldap() {
 	local name=$1
 	shift
 	spawn "ldap-$name" "$PY" "$HERE/ldap.py" --dir "$TMP" --name "$name" "$@"
-	if ! wait_ready "$TMP/ldap-$name.out" "$SPAWNED"; then
+	if ! server_ready "$TMP/ldap-$name.out" "$SPAWNED"; then
 		sed "s/^/ldap.py $name: /" "$TMP/ldap-$name.out" | tail -n 10
 		return 1
 	fi
@@ -926,13 +892,7 @@ case_c20_channel_binding() {
 		not_ok "c20 channel binding: cannot build the shim"
 		return
 	fi
-	want=$("$PY" -c 'import hashlib, sys
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-c = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
-h = c.signature_hash_algorithm.name
-h = "sha256" if h in ("md5", "sha1") else h  # RFC 5929 4.1
-print((b"tls-server-end-point:" + hashlib.new(h, c.public_bytes(serialization.Encoding.DER)).digest()).hex())' "$HX_SERVER_CERT")
+	want=$(tls_end_point "$HX_SERVER_CERT")
 	rm -f "$log"
 	run 30 LDAPTLS_CACERT="$HX_CA" KRB5CCNAME="FILE:$TMP/no-such-ccache" CBSPY_LOG="$log" \
 		LD_PRELOAD="$so" -- lookup --source ad --mech GSSAPI \
@@ -1062,5 +1022,4 @@ for c in $CASES; do
 done
 [ "$ran" -gt 0 ] || { echo "no case matches: $*"; fail=$((fail + 1)); }
 
-echo "hostile: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

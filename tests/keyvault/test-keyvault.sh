@@ -21,92 +21,63 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+SUITE=keyvault
+# shellcheck source=tests/lib.sh
+. "$here/../lib.sh"
 root=$(cd "$here/../.." && pwd)
 : "${BDEKEY:?BDEKEY must name the bdekey binary under test}"
 PY=${KV_EMU_PYTHON:-/usr/bin/python3}
 T=60	# seconds any one bdekey run may take
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/bdekey-kv.XXXXXX")
+make_tmp kv
 cleanup() {
 	"$here/server.sh" stop "$tmp/kv" >/dev/null 2>&1
 	"$root/tests/graph/server.sh" stop "$tmp/graph" >/dev/null 2>&1
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
 
 # nothing from the caller's environment leaks in
-for v in $(env | sed -n 's/^\(BDEKEY_[A-Z_]*\)=.*/\1/p'); do
-	[ "$v" = BDEKEY ] || unset "$v"
-done
-export HOME=$tmp/home XDG_CACHE_HOME=$tmp/cache XDG_STATE_HOME=$tmp/state \
-	XDG_CONFIG_HOME=$tmp/config
-mkdir -p "$HOME"
+scrub_env
+private_home
 AUDIT=$XDG_STATE_HOME/bdekey/audit.jsonl
 
-skip_or_fail() {
-	if [ "${CI:-}" = true ]; then
-		echo "keyvault: $1"
-		echo "keyvault: 0 passed, 1 failed"
-		exit 1
-	fi
-	echo "keyvault: SKIPPED: $1"
-	exit 0
+# not_started WHAT: a failure under CI, else the suite is skipped
+not_started() {
+	skip_or_fail "keyvault: $1" "keyvault: SKIPPED: $1" nosummary
 }
 # the port-443 mode needs root; otherwise every host on 127.0.0.1:port
 [ "$(id -u)" -eq 0 ] || export KV_EMU_PORTS=any
-genv=$(timeout 60 "$root/tests/graph/server.sh" start "$tmp/graph") ||
-	skip_or_fail "the identity emulator did not start (python3-cryptography?)"
-eval "$genv"
-kenv=$(timeout 60 "$here/server.sh" start "$tmp/kv") ||
-	skip_or_fail "the Key Vault emulator did not start"
-eval "$kenv"
+start_env 60 "$root/tests/graph/server.sh" start "$tmp/graph" ||
+	not_started "the identity emulator did not start (python3-cryptography?)"
+start_env 60 "$here/server.sh" start "$tmp/kv" ||
+	not_started "the Key Vault emulator did not start"
 # an application signs in (the delegated case is its own test below)
 export BDEKEY_CLIENT_ID=$GRAPH_EMU_APP_CLIENT_ID
 export BDEKEY_CLIENT_SECRET_FILE=$GRAPH_EMU_APP_SECRET_FILE
 
 # the Windows-made volumes (cryptsetup's images) and the real .BEK
 tar --sparse -xJf "$root/tests/volume/data/bitlk-images.tar.xz" -C "$tmp" ||
-	skip_or_fail "cannot extract tests/volume/data/bitlk-images.tar.xz"
+	not_started "cannot extract tests/volume/data/bitlk-images.tar.xz"
 IMG=$tmp/bitlk-images/bitlk-aes-xts-128-startup-key.img
 NOSK=$tmp/bitlk-images/bitlk-aes-xts-128.img
 REAL=$KV_FX_REAL_BEK
 REAL_ID=$KV_FX_REAL_BEK_ID
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-no() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() {	# check NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok; else no "$1: expected [$2], got [$3]"; fi
-}
-contains() {	# contains NAME FILE TEXT
-	if grep -qF -- "$3" "$2"; then ok; else
-		no "$1: '$3' not in $(basename "$2"):"; sed 's/^/    /' "$2" | head -20
-	fi
-}
-lacks() {	# lacks NAME FILE TEXT
-	if grep -qF -- "$3" "$2"; then
-		no "$1: '$3' in $(basename "$2")"; grep -F -- "$3" "$2" | head -5
-	else ok; fi
-}
+check() { check_eq "$@"; }	# check NAME EXPECTED ACTUAL
 same_file() {	# same_file NAME A B
 	if cmp -s "$2" "$3"; then ok; else no "$1: $2 differs from $3"; fi
 }
 mode_of() { stat -c %a "$1" 2>/dev/null; }
 
-CURL=(curl -sS --max-time 20 --cacert "$BDEKEY_CA_BUNDLE")
-kv() { "${CURL[@]}" "$KV_EMU_URL/_test/$1" "${@:2}"; }
+kv() { tcurl "$KV_EMU_URL/_test/$1" "${@:2}"; }
 kvcfg() {
 	kv config -o /dev/null -f -H 'Content-Type: application/json' -d "$1" ||
 		no "emulator config $1"
 }
 gcfg() {
-	"${CURL[@]}" "$GRAPH_EMU_URL/_test/config" -o /dev/null -f \
+	tcurl "$GRAPH_EMU_URL/_test/config" -o /dev/null -f \
 	    -H 'Content-Type: application/json' -d "$1" || no "graph config $1"
 }
 kvreset() { kv reset -o /dev/null -X POST || no "emulator reset"; }
-# js EXPR < json: a Python expression over the parsed document d
-js() { "$PY" -c 'import json,sys; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(json.dumps(r) if isinstance(r,(dict,list,bool)) or r is None else r)' "$1"; }
 
 # run NAME EXPECTED_STATUS COMMAND...: stdout in $tmp/out, stderr in
 # $tmp/err; the vault's and ARM's requests of the run in $tmp/req.json,
@@ -135,8 +106,6 @@ expected() {	# expected VAULT NAME [VERSION] > file
 	kv "expected?vault=$1&name=$2${3:+&version=$3}" | js 'd["bek"]' |
 	    base64 -d
 }
-# the last audit record's field
-last_audit() { tail -1 "$AUDIT" | js "d.get('$1')"; }
 
 ADE=$KV_EMU_VAULT_ADE
 PLAIN=$KV_EMU_VAULT_PLAIN
@@ -488,5 +457,4 @@ run "usage: no vault" 2 env -u BDEKEY_VAULT "$BDEKEY" bek -d WIN-ADE01 -o "$OUT"
 contains "usage: no vault said" "$tmp/err" "no vault: set --vault or BDEKEY_VAULT"
 bd "usage: a bad vault name" 2 bek -d WIN-ADE01 --vault "no_such vault" -o "$OUT"
 
-echo "keyvault: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -55,48 +55,77 @@ vols_of(const struct graph_escrow_slot *s)
 	return s->bits >> GRAPH_ESCROW_VOL_SHIFT;
 }
 
-/* Counts, newest, volume masks; growth; bounded size per device. */
+static void
+init(struct graph_escrow_table *t)
+{
+	char *err = NULL;
+
+	assert_int_equal(graph_escrow_table_init(t, &err), BDE_OK);
+	assert_null(err);
+}
+
+/* add: 0 (BDE_OK) or the status */
+static int
+add(struct graph_escrow_table *t, const uint8_t g[16], time_t created,
+    unsigned vol)
+{
+	char *err = NULL;
+	int st = (int)graph_escrow_table_add(t, g, created, vol, &err);
+
+	free(err);
+	return st;
+}
+
+/* What t holds for g into *s: 1, or 0 when nothing. */
+static int
+find(struct graph_escrow_table *t, const uint8_t g[16],
+    struct graph_escrow_slot *s)
+{
+	char *err = NULL;
+	int found = -1;
+
+	assert_int_equal(graph_escrow_table_get(t, g, s, &found, &err),
+	    BDE_OK);
+	assert_null(err);
+	return found;
+}
+
+/* Counts, newest, volume masks; growth (50,000 devices on disk). */
 static void
 test_table(void **state)
 {
 	struct graph_escrow_table t;
-	const struct graph_escrow_slot *s;
+	struct graph_escrow_slot s;
 	uint8_t g[16];
 	uint32_t i, n = 50000;
 
 	(void)state;
-	graph_escrow_table_init(&t);
+	init(&t);
 	guid_n(1, g);
-	assert_null(graph_escrow_table_find(&t, g));
+	assert_int_equal(find(&t, g, &s), 0);
 	for (i = 0; i < n; i++) {
 		guid_n(i, g);
 		/* device i has i % 5 + 1 keys, the newest at 1e9 + i */
 		for (uint32_t k = 0; k <= i % 5; k++)
-			assert_int_equal(graph_escrow_table_add(&t, g,
+			assert_int_equal(add(&t, g,
 			    (time_t)(1000000000 + i - k),
 			    k % 2 ? GRAPH_VOL_FIXED : GRAPH_VOL_OS), 0);
 	}
-	assert_int_equal(t.n, n);
-	/* a power of two, at most 3/4 full, 24-byte slots */
-	assert_int_equal(t.cap & (t.cap - 1), 0);
-	assert_true(t.n * 4 <= t.cap * 3);
-	assert_int_equal(sizeof(struct graph_escrow_slot), 24);
-	assert_true(t.cap * sizeof(struct graph_escrow_slot) / t.n <= 64);
+	assert_int_equal(bde_dtab_count(t.d), n);
 	for (i = 0; i < n; i++) {
 		guid_n(i, g);
-		s = graph_escrow_table_find(&t, g);
-		assert_non_null(s);
-		assert_memory_equal(s->guid, g, 16);
-		assert_int_equal(count_of(s), i % 5 + 1);
-		assert_int_equal(s->newest, 1000000000 + i);
-		assert_int_equal(vols_of(s), i % 5 ? GRAPH_VOL_OS |
+		assert_int_equal(find(&t, g, &s), 1);
+		assert_int_equal(count_of(&s), i % 5 + 1);
+		assert_int_equal(s.newest, 1000000000 + i);
+		assert_int_equal(vols_of(&s), i % 5 ? GRAPH_VOL_OS |
 		    GRAPH_VOL_FIXED : GRAPH_VOL_OS);
 	}
 	guid_n(n + 7, g);
-	assert_null(graph_escrow_table_find(&t, g));
+	assert_int_equal(find(&t, g, &s), 0);
+	assert_int_equal(s.bits, 0);
 	graph_escrow_table_release(&t);
-	assert_null(t.slot);
-	assert_int_equal(t.cap, 0);
+	assert_null(t.d);
+	graph_escrow_table_release(&t);
 }
 
 /* Unknown and out-of-range times never become the newest. */
@@ -104,29 +133,27 @@ static void
 test_table_times(void **state)
 {
 	struct graph_escrow_table t;
-	const struct graph_escrow_slot *s;
+	struct graph_escrow_slot s;
 	uint8_t g[16];
 
 	(void)state;
-	graph_escrow_table_init(&t);
+	init(&t);
 	guid_n(42, g);
-	assert_int_equal(graph_escrow_table_add(&t, g, 0, GRAPH_VOL_OS), 0);
-	s = graph_escrow_table_find(&t, g);
-	assert_int_equal(s->newest, 0);
-	assert_int_equal(graph_escrow_table_add(&t, g, -5, 0), 0);
-	assert_int_equal(graph_escrow_table_add(&t, g,
-	    (time_t)UINT32_MAX + 1, 0), 0);
-	s = graph_escrow_table_find(&t, g);
-	assert_int_equal(s->newest, 0);
-	assert_int_equal(count_of(s), 3);
-	assert_int_equal(graph_escrow_table_add(&t, g, 1700000000, 0), 0);
-	assert_int_equal(graph_escrow_table_add(&t, g, 1600000000,
-	    GRAPH_VOL_REMOVABLE | 0xf0), 0);
-	s = graph_escrow_table_find(&t, g);
-	assert_int_equal(s->newest, 1700000000);
-	assert_int_equal(count_of(s), 5);
+	assert_int_equal(add(&t, g, 0, GRAPH_VOL_OS), 0);
+	assert_int_equal(find(&t, g, &s), 1);
+	assert_int_equal(s.newest, 0);
+	assert_int_equal(add(&t, g, -5, 0), 0);
+	assert_int_equal(add(&t, g, (time_t)UINT32_MAX + 1, 0), 0);
+	assert_int_equal(find(&t, g, &s), 1);
+	assert_int_equal(s.newest, 0);
+	assert_int_equal(count_of(&s), 3);
+	assert_int_equal(add(&t, g, 1700000000, 0), 0);
+	assert_int_equal(add(&t, g, 1600000000, GRAPH_VOL_REMOVABLE | 0xf0), 0);
+	assert_int_equal(find(&t, g, &s), 1);
+	assert_int_equal(s.newest, 1700000000);
+	assert_int_equal(count_of(&s), 5);
 	/* bits outside the mask are dropped, the count is untouched */
-	assert_int_equal(vols_of(s), GRAPH_VOL_OS | GRAPH_VOL_REMOVABLE);
+	assert_int_equal(vols_of(&s), GRAPH_VOL_OS | GRAPH_VOL_REMOVABLE);
 	graph_escrow_table_release(&t);
 }
 
@@ -135,49 +162,22 @@ static void
 test_table_cap(void **state)
 {
 	struct graph_escrow_table t;
+	struct graph_escrow_slot s;
 	uint8_t g[16], h[16];
 
 	(void)state;
-	graph_escrow_table_init(&t);
+	init(&t);
+	assert_int_equal(t.max, GRAPH_ESCROW_MAX_DEVICES);
 	guid_n(1, g);
 	guid_n(2, h);
-	assert_int_equal(graph_escrow_table_add(&t, g, 1, 1), 0);
-	t.n = GRAPH_ESCROW_MAX_DEVICES;	/* as if full */
-	assert_int_equal(graph_escrow_table_add(&t, h, 1, 1), -2);
-	assert_null(graph_escrow_table_find(&t, h));
-	assert_int_equal(graph_escrow_table_add(&t, g, 1, 1), 0);
-	assert_int_equal(count_of(graph_escrow_table_find(&t, g)), 2);
+	assert_int_equal(add(&t, g, 1, 1), 0);
+	t.max = 1;	/* as if full */
+	assert_int_equal(add(&t, h, 1, 1), BDE_EPROTO);
+	assert_int_equal(find(&t, h, &s), 0);
+	assert_int_equal(add(&t, g, 1, 1), 0);
+	assert_int_equal(find(&t, g, &s), 1);
+	assert_int_equal(count_of(&s), 2);
 	graph_escrow_table_release(&t);
-}
-
-/* Two seeds place a GUID differently; both find it. */
-static void
-test_table_seed(void **state)
-{
-	struct graph_escrow_table a, b;
-	uint8_t g[16];
-	uint32_t i, same = 0;
-
-	(void)state;
-	graph_escrow_table_init(&a);
-	graph_escrow_table_init(&b);
-	a.seed[0] = a.seed[1] = 0;
-	b.seed[0] = 0x0123456789abcdefULL;
-	b.seed[1] = 0xfedcba9876543210ULL;
-	for (i = 0; i < 600; i++) {
-		guid_n(i, g);
-		assert_int_equal(graph_escrow_table_add(&a, g, i + 1, 1), 0);
-		assert_int_equal(graph_escrow_table_add(&b, g, i + 1, 1), 0);
-	}
-	for (i = 0; i < 600; i++) {
-		guid_n(i, g);
-		same += graph_escrow_table_find(&a, g) - a.slot ==
-		    graph_escrow_table_find(&b, g) - b.slot;
-		assert_int_equal(graph_escrow_table_find(&b, g)->newest, i + 1);
-	}
-	assert_true(same < 60);
-	graph_escrow_table_release(&a);
-	graph_escrow_table_release(&b);
 }
 
 static void
@@ -266,7 +266,7 @@ static void
 test_key_page(void **state)
 {
 	struct graph_escrow_walk w;
-	const struct graph_escrow_slot *s;
+	struct graph_escrow_slot s;
 	uint8_t g[16];
 	char *err = NULL;
 	cJSON *page = json("[\n"
@@ -300,27 +300,26 @@ test_key_page(void **state)
 
 	(void)state;
 	memset(&w, 0, sizeof(w));
-	graph_escrow_table_init(&w.table);
+	init(&w.table);
 	assert_int_equal(graph_escrow_key_page(page, &w, &err), BDE_OK);
 	assert_null(err);
 	assert_int_equal(w.keys, 17);
 	assert_int_equal(w.bad_keys, 10);
 	assert_int_equal(w.bad_fields, 3);	/* 2099-13, 17, 1969 */
-	assert_int_equal(w.table.n, 2);
+	assert_int_equal(bde_dtab_count(w.table.d), 2);
 	assert_int_equal(bde_guid_parse(DEV_A, g), 0);
-	s = graph_escrow_table_find(&w.table, g);
-	assert_non_null(s);
-	assert_int_equal(count_of(s), 3);
-	assert_int_equal(s->newest, 1740924341);	/* 2025-03-02T14:05:41Z */
-	assert_int_equal(vols_of(s), GRAPH_VOL_OS | GRAPH_VOL_FIXED |
+	assert_int_equal(find(&w.table, g, &s), 1);
+	assert_int_equal(count_of(&s), 3);
+	assert_int_equal(s.newest, 1740924341);	/* 2025-03-02T14:05:41Z */
+	assert_int_equal(vols_of(&s), GRAPH_VOL_OS | GRAPH_VOL_FIXED |
 	    GRAPH_VOL_REMOVABLE);
 	assert_int_equal(bde_guid_parse(DEV_B, g), 0);
-	s = graph_escrow_table_find(&w.table, g);
-	assert_int_equal(count_of(s), 4);
-	assert_int_equal(s->newest, 0);
-	assert_int_equal(vols_of(s), GRAPH_VOL_UNKNOWN);
+	assert_int_equal(find(&w.table, g, &s), 1);
+	assert_int_equal(count_of(&s), 4);
+	assert_int_equal(s.newest, 0);
+	assert_int_equal(vols_of(&s), GRAPH_VOL_UNKNOWN);
 	assert_int_equal(bde_guid_parse(DEV_C, g), 0);
-	assert_null(graph_escrow_table_find(&w.table, g));
+	assert_int_equal(find(&w.table, g, &s), 0);
 	/* an empty page is fine */
 	cJSON_Delete(page);
 	page = json("[]");
@@ -396,7 +395,7 @@ test_device_page(void **state)
 	(void)state;
 	memset(&w, 0, sizeof(w));
 	memset(&r, 0, sizeof(r));
-	graph_escrow_table_init(&w.table);
+	init(&w.table);
 	w.fn = take_row;
 	w.arg = &r;
 	assert_int_equal(graph_escrow_key_page(keys, &w, &err), BDE_OK);
@@ -460,7 +459,7 @@ test_device_stop(void **state)
 	(void)state;
 	memset(&w, 0, sizeof(w));
 	memset(&r, 0, sizeof(r));
-	graph_escrow_table_init(&w.table);
+	init(&w.table);
 	w.fn = take_row;
 	w.arg = &r;
 	r.stop_at = 2;
@@ -484,10 +483,10 @@ test_key_page_cap(void **state)
 
 	(void)state;
 	memset(&w, 0, sizeof(w));
-	graph_escrow_table_init(&w.table);
-	w.table.n = GRAPH_ESCROW_MAX_DEVICES;
+	init(&w.table);
+	w.table.max = 0;	/* as if full */
 	assert_int_equal(graph_escrow_key_page(page, &w, &err), BDE_EPROTO);
-	assert_non_null(strstr(err, "more than 2000000 devices"));
+	assert_non_null(strstr(err, "keys of more than 0 devices"));
 	free(err);
 	cJSON_Delete(page);
 	graph_escrow_table_release(&w.table);
@@ -500,7 +499,6 @@ main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_table_times),
 		cmocka_unit_test(test_table_cap),
-		cmocka_unit_test(test_table_seed),
 		cmocka_unit_test(test_volumes),
 		cmocka_unit_test(test_sid),
 		cmocka_unit_test(test_key_page),

@@ -100,7 +100,7 @@ test_page_parts(void **state)
 static void
 test_walk_loop(void **state)
 {
-	struct graph_walk w = { NULL, 0, 0 };
+	struct graph_walk w = { { NULL, 0, 0 } };
 	struct graph_budget b = budget(GRAPH_MAX_PAGES, GRAPH_MAX_ITEMS);
 	char *err = NULL;
 
@@ -119,7 +119,7 @@ test_walk_loop(void **state)
 static void
 test_walk_many_links(void **state)
 {
-	struct graph_walk w = { NULL, 0, 0 };
+	struct graph_walk w = { { NULL, 0, 0 } };
 	struct graph_budget b = budget(GRAPH_MAX_PAGES, GRAPH_MAX_ITEMS);
 	char link[64], *err = NULL;
 	int i;
@@ -141,7 +141,7 @@ test_walk_many_links(void **state)
 static void
 test_walk_budget(void **state)
 {
-	struct graph_walk w = { NULL, 0, 0 };
+	struct graph_walk w = { { NULL, 0, 0 } };
 	struct graph_budget b = budget(3, 100);
 	char link[64], *err = NULL;
 	int i;

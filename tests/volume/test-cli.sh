@@ -30,6 +30,9 @@
 # Needs BDEKEY (the binary under test) or O (the build directory, as make
 # check passes it).  Prints 'volume-cli: N passed, M failed'.
 set -u
+SUITE=volume-cli
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.." || exit 1
 root=$PWD
 O=${O:-build/dev}
@@ -37,23 +40,14 @@ BDEKEY=${BDEKEY:-$O/bdekey}
 case $BDEKEY in /*) ;; *) BDEKEY=$root/$BDEKEY ;; esac
 PY=/usr/bin/python3
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 notrun() { echo "NOT RUN: $*"; }
-fatal() {
-	echo "FAIL: $*"
-	echo "volume-cli: 0 passed, 1 failed"
-	exit 1
-}
 
-[ -x "$BDEKEY" ] || fatal "no bdekey at $BDEKEY (set BDEKEY or O)"
+[ -x "$BDEKEY" ] || give_up "no bdekey at $BDEKEY (set BDEKEY or O)"
 for c in tar xz sfdisk dd truncate timeout mkfifo "$PY"; do
-	command -v "$c" >/dev/null || fatal "$c is missing (make deps installs it)"
+	command -v "$c" >/dev/null || give_up "$c is missing (make deps installs it)"
 done
 
-tmp=$(mktemp -d /tmp/bdekey-volume-cli.XXXXXX)
+make_tmp volume-cli /tmp
 mapped=()
 listener=
 cleanup() {
@@ -65,11 +59,9 @@ cleanup() {
 		kill "$listener" 2>/dev/null
 		wait "$listener" 2>/dev/null
 	fi
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
 tar --sparse -xJf tests/volume/data/bitlk-images.tar.xz -C "$tmp" ||
-	fatal "cannot extract the test images"
+	give_up "cannot extract the test images"
 img=$tmp/bitlk-images
 ic=$img/images.conf
 ec=tests/volume/expected.conf
@@ -77,47 +69,14 @@ bek=$img/4381F759-C4F8-4DE0-BB61-FC33A831BDA5.BEK
 
 # No directory, no config file, no audit log but ours: nothing of the
 # caller's environment reaches the commands.
-for v in $(env | sed -n 's/^\(BDEKEY_[A-Z_]*\)=.*/\1/p'); do
-	unset "$v"
-done
+scrub_env
 unset LDAPURI LDAPHOST
-export XDG_CONFIG_HOME=$tmp/config XDG_STATE_HOME=$tmp/state \
-	XDG_CACHE_HOME=$tmp/cache HOME=$tmp/home
-mkdir -p "$HOME"
+private_home
 audit=$XDG_STATE_HOME/bdekey/audit.jsonl
 
-# conf FILE SECTION KEY: a value of an INI-style file ("" when absent)
-conf() {
-	awk -v s="[$2]" -v k="$3" '
-		/^\[/ { in_s = ($0 == s); next }
-		in_s && index($0, k "=") == 1 { print substr($0, length(k) + 2); exit }
-	' "$1"
-}
-upper() { tr '[:lower:]' '[:upper:]'; }
-
-# bk ARGS...: bdekey with stdout in $tmp/out, stderr in $tmp/err, $rc
-bk() {
-	timeout 60 "$BDEKEY" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	rc=$?
-}
-# bkpw PASSWORD ARGS...: the same with PASSWORD (and a newline) on stdin
-bkpw() {
-	local pw=$1
-	shift
-	printf '%s\n' "$pw" | timeout 60 "$BDEKEY" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-}
+# bk / bkpw ARGS...: bdekey, bounded, output in $tmp/out and $tmp/err (lib.sh)
 # expect WHAT RC [PATTERN]: the last run exited RC, stderr matches PATTERN
-expect() {
-	local what=$1 want=$2 pat=${3:-}
-	if [ "$rc" -ne "$want" ]; then
-		bad "$what: exit $rc, want $want: $(head -c 300 "$tmp/err")"
-	elif [ -n "$pat" ] && ! grep -qE -- "$pat" "$tmp/err"; then
-		bad "$what: stderr lacks /$pat/: $(head -c 300 "$tmp/err")"
-	else
-		ok
-	fi
-}
+expect() { expect_rc "$@"; }
 # oneline WHAT: the last run's stderr is one "bdekey: " line
 oneline() {
 	if [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q '^bdekey: ' "$tmp/err"; then
@@ -126,25 +85,6 @@ oneline() {
 		bad "$1: want one 'bdekey: ' line on stderr, got: $(head -c 400 "$tmp/err")"
 	fi
 }
-# has WHAT FILE FIXED-STRING / lacks WHAT FILE FIXED-STRING
-has() { grep -qF -- "$3" "$2" && ok || bad "$1: '$3' not in: $(head -c 400 "$2")"; }
-lacks() { grep -qF -- "$3" "$2" && bad "$1: '$3' found in $2" || ok; }
-# same WHAT GOT WANT
-same() {
-	if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; fi
-}
-# jtest WHAT EXPR: a Python expression over the JSON on stdout (d) holds
-jtest() {
-	if "$PY" -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-sys.exit(0 if eval(sys.argv[2]) else 1)' "$tmp/out" "$2" 2>>"$tmp/jerr"; then
-		ok
-	else
-		bad "$1: $2: $(head -c 600 "$tmp/out")"
-	fi
-}
-# records: the number of audit records so far
-records() { [ -f "$audit" ] && wc -l <"$audit" || echo 0; }
 # lastrec EXPR: a Python expression over the last audit record (r) holds
 lastrec() {
 	local what=$1
@@ -182,9 +122,7 @@ want_volume() {
 		    == sorted([$protectors]))(d['volumes'][$n])"
 }
 
-names=(bitlk-aes-xts-128 bitlk-aes-cbc-128 bitlk-aes-xts-256
-	bitlk-aes-xts-128-startup-key bitlk-aes-xts-128-two-recovery
-	bitlk-togo-aes-xts-128)
+names=("${IMAGES[@]}")
 
 # --- every image: what `volume` reads, then its keys -----------------------
 for i in "${!names[@]}"; do
@@ -318,40 +256,9 @@ for c in volume unlock lock; do
 done
 
 # --- whole disks, built here (sparse: a few MB on disk) ---------------------
-# an NTFS boot sector and MFT records blkid accepts, at byte offset $2 of $1
-# (as tests/volume/test-volume.sh makes them)
-fake_ntfs() {
-	local f=$1 base=$2 r o
-	p() { printf "$2" | dd of="$f" bs=1 seek=$((base + $1)) conv=notrunc status=none; }
-	p 0 '\xeb\x52\x90NTFS    \x00\x02\x08'
-	p 0x15 '\xf8'
-	p 0x28 '\x00\x20\x00\x00\x00\x00\x00\x00\x04'
-	p 0x38 '\x08'
-	p 0x40 '\xf6'
-	p 0x44 '\x01'
-	p 0x1fe '\x55\xaa'
-	for r in 0 1 2 3; do
-		o=$((16384 + r * 1024))
-		p $o 'FILE'
-		p $((o + 0x14)) '\x38'
-		p $((o + 0x38)) '\xff\xff\xff\xff'
-	done
-}
-# put IMAGE into DISK at MiB offset
-put() { dd if="$1" of="$2" bs=1M seek="$3" conv=sparse,notrunc status=none; }
 
 gpt=$tmp/gpt.img
-truncate -s 240M "$gpt"
-sfdisk -q "$gpt" >/dev/null <<'EOF'
-label: gpt
-unit: sectors
-start=2048, size=16384, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7
-start=18432, size=206848, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7
-start=225280, size=204800, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7
-EOF
-fake_ntfs "$gpt" $((2048 * 512))
-put "$sk" "$gpt" 9
-put "$img/bitlk-aes-xts-256.img" "$gpt" 110
+gpt_disk "$gpt" "$sk" "$img/bitlk-aes-xts-256.img"
 bk volume --json "$gpt"
 expect "gpt: volume --json" 0
 jtest "gpt: two volumes, partitions 2 and 3 at their offsets" \
@@ -375,15 +282,7 @@ has "gpt: lists partition 3" "$tmp/err" "partition 3 at byte $((225280 * 512))  
 same "gpt: nothing tried, nothing recorded" "$(records)" "$n"
 
 mbr=$tmp/mbr.img
-truncate -s 140M "$mbr"
-sfdisk -q "$mbr" >/dev/null <<'EOF'
-label: dos
-unit: sectors
-start=2048, size=8192, type=7
-start=10240, size=8192, type=83
-start=18432, size=206848, type=7
-EOF
-put "$two" "$mbr" 9
+mbr_disk "$mbr" "$two"
 bk volume --json "$mbr"
 expect "mbr: volume --json" 0
 jtest "mbr: one volume, partition 3 at its offset" \
@@ -401,14 +300,7 @@ jtest "two disks: three volumes" "len(d['volumes']) == 3"
 
 # a GPT disk without BitLocker says what it holds
 nob=$tmp/nobitlocker.img
-truncate -s 40M "$nob"
-sfdisk -q "$nob" >/dev/null <<'EOF'
-label: gpt
-unit: sectors
-start=2048, size=16384
-start=18432, size=16384
-EOF
-fake_ntfs "$nob" $((2048 * 512))
+plain_gpt_disk "$nob" 2
 bk volume "$nob"
 expect "gpt without BitLocker" 1 \
 	"no BitLocker volume in '.*': found a GPT partition table with 2 partitions, none BitLocker \\(1: an NTFS filesystem"
@@ -474,22 +366,12 @@ expect "only zeros, JSON" 1
 jtest "only zeros, JSON: no volume, a not-found error" \
 	"d['volumes'] == [] and len(d['errors']) == 1 and d['errors'][0]['kind'] == 'not-found'"
 # a file the user cannot read: root reads everything, so run as nobody
-mkdir -m 755 "$tmp/pub"
-cp "$BDEKEY" "$tmp/pub/bdekey"
-chmod 755 "$tmp" "$tmp/pub/bdekey"
-cp --sparse=always "$x128" "$tmp/pub/secret.img"
-chmod 600 "$tmp/pub/secret.img"
+unreadable_image "$x128" "$BDEKEY"
 if [ "$(id -u)" -ne 0 ]; then
 	bk volume "$tmp/pub/secret.img"
 	expect "unreadable file" 4 "run as root or add yourself to the disk group"
 elif command -v setpriv >/dev/null; then
-	# sanitizer logs go to a directory nobody cannot write: use stderr
-	ASAN_OPTIONS=$(echo "${ASAN_OPTIONS:-}" | sed 's/:*log_path=[^:]*//') \
-	UBSAN_OPTIONS=$(echo "${UBSAN_OPTIONS:-}" | sed 's/:*log_path=[^:]*//') \
-		timeout 60 setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$tmp/pub/bdekey" volume "$tmp/pub/secret.img" \
-		>"$tmp/out" 2>"$tmp/err" </dev/null
-	rc=$?
+	as_nobody "$BDEKEY" volume "$tmp/pub/secret.img" </dev/null
 	expect "unreadable file (as nobody)" 4 \
 		"permission denied: run as root or add yourself to the disk group"
 	oneline "unreadable file"
@@ -514,10 +396,7 @@ while True:
     c.close()
 ' "$port_file" "$tmp/listener.log" &
 listener=$!
-for _ in $(seq 50); do
-	[ -s "$port_file" ] && break
-	sleep 0.1
-done
+wait_for 50 test -s "$port_file"
 lport=$(cat "$port_file" 2>/dev/null)
 [ -n "$lport" ] && ok || bad "the LDAP listener did not start"
 lempty() { [ -s "$tmp/listener.log" ] && bad "$1: the directory was asked" || ok; }
@@ -595,11 +474,7 @@ fi
 BDEKEY_LDAP_URI=ldap://127.0.0.1:$lport BDEKEY_TIMEOUT=3 bk unlock --test "$x128"
 [ "$rc" -ne 0 ] && ok || bad "unlock --test, directory not answering: exit 0"
 # the listener may accept (and log) only after bdekey gave up: wait for it
-for _ in $(seq 50); do
-	[ -s "$tmp/listener.log" ] && break
-	sleep 0.1
-done
+wait_for 50 test -s "$tmp/listener.log"
 [ -s "$tmp/listener.log" ] && ok || bad "unlock --test did not ask the directory"
 
-echo "volume-cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

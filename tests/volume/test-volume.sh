@@ -23,36 +23,27 @@
 # builds $O/tests/voltool when it is missing.  Prints
 # 'volume: N passed, M failed'.
 set -u
+SUITE=volume
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 cd "$(dirname "$0")/../.." || exit 1
 root=$PWD
 O=${O:-build/dev}
 VOLTOOL=${VOLTOOL:-$O/tests/voltool}
 case $VOLTOOL in /*) ;; *) VOLTOOL=$root/$VOLTOOL ;; esac
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 notrun() { echo "NOT RUN: $*"; }
 
 if [ ! -x "$VOLTOOL" ]; then
 	make --no-print-directory -s O="$O" "$VOLTOOL" >/dev/null 2>&1 ||
 		make --no-print-directory O="$O" "$VOLTOOL"
 fi
-if [ ! -x "$VOLTOOL" ]; then
-	echo "FAIL: no voltool at $VOLTOOL"
-	echo "volume: 0 passed, 1 failed"
-	exit 1
-fi
+[ -x "$VOLTOOL" ] || give_up "no voltool at $VOLTOOL"
 for c in tar xz sfdisk dd truncate timeout; do
-	if ! command -v "$c" >/dev/null; then
-		echo "FAIL: $c is missing (make deps installs it)"
-		echo "volume: 0 passed, 1 failed"
-		exit 1
-	fi
+	command -v "$c" >/dev/null || give_up "$c is missing (make deps installs it)"
 done
 
-tmp=$(mktemp -d /tmp/bdekey-volume.XXXXXX)
+make_tmp volume /tmp
 mapped=()
 loops=()
 cleanup() {
@@ -63,49 +54,18 @@ cleanup() {
 	for l in "${loops[@]}"; do
 		losetup -d "$l" 2>/dev/null
 	done
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-tar --sparse -xJf tests/volume/data/bitlk-images.tar.xz -C "$tmp" || {
-	echo "FAIL: cannot extract the test images"
-	echo "volume: 0 passed, 1 failed"
-	exit 1
-}
+tar --sparse -xJf tests/volume/data/bitlk-images.tar.xz -C "$tmp" ||
+	give_up "cannot extract the test images"
 img=$tmp/bitlk-images
 bek=$img/4381F759-C4F8-4DE0-BB61-FC33A831BDA5.BEK
 
-# conf FILE SECTION KEY: a value of an INI-style file ("" when absent)
-conf() {
-	awk -v s="[$2]" -v k="$3" '
-		/^\[/ { in_s = ($0 == s); next }
-		in_s && index($0, k "=") == 1 { print substr($0, length(k) + 2); exit }
-	' "$1"
-}
-upper() { tr '[:lower:]' '[:upper:]'; }
-
 # vt ARGS...: voltool with stdout in $tmp/out, stderr in $tmp/err, $rc
-vt() {
-	timeout 60 "$VOLTOOL" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-}
+vt() { capture "$VOLTOOL" "$@"; }
 # vtpw PASSWORD ARGS...: the same with the password on stdin
-vtpw() {
-	local pw=$1
-	shift
-	printf '%s\n' "$pw" | timeout 60 "$VOLTOOL" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-}
+vtpw() { capture_pw "$1" "$VOLTOOL" "${@:2}"; }
 # expect WHAT RC [PATTERN]: the last vt exited RC and stderr matches PATTERN
-expect() {
-	local what=$1 want=$2 pat=${3:-}
-	if [ "$rc" -ne "$want" ]; then
-		bad "$what: exit $rc, want $want: $(head -c 300 "$tmp/err")"
-	elif [ -n "$pat" ] && ! grep -qE -- "$pat" "$tmp/err"; then
-		bad "$what: stderr lacks /$pat/: $(head -c 300 "$tmp/err")"
-	else
-		ok
-	fi
-}
+expect() { expect_rc "$@"; }
 # field KEY [N]: KEY's value in volume N (default 1) of the last scan
 field() {
 	awk -v k="$1" -v n="${2:-1}" -F= '
@@ -119,10 +79,6 @@ protectors() {
 		/^volume=/ { v = $2 }
 		v == n && $1 == "protector" { print $2 }
 	' "$tmp/out" | sort
-}
-# same WHAT GOT WANT
-same() {
-	if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; fi
 }
 # check_volume NAME N: volume N of the last scan is image NAME
 check_volume() {
@@ -147,9 +103,7 @@ check_volume() {
 	same "$name protectors" "$(protectors "$n")" "$(echo "$want" | sort)"
 }
 
-names=(bitlk-aes-xts-128 bitlk-aes-cbc-128 bitlk-aes-xts-256
-	bitlk-aes-xts-128-startup-key bitlk-aes-xts-128-two-recovery
-	bitlk-togo-aes-xts-128)
+names=("${IMAGES[@]}")
 
 # --- every image: metadata, then its keys
 for i in "${!names[@]}"; do
@@ -220,39 +174,9 @@ vt check-bek "$sk" "$tmp"
 expect "a directory as .BEK" 2 "not a regular file"
 
 # --- whole disks, built here from the images (sparse: a few MB on disk)
-# an NTFS boot sector and MFT records blkid accepts, at byte offset $2 of $1
-fake_ntfs() {
-	local f=$1 base=$2 r o
-	p() { printf "$2" | dd of="$f" bs=1 seek=$((base + $1)) conv=notrunc status=none; }
-	p 0 '\xeb\x52\x90NTFS    \x00\x02\x08'
-	p 0x15 '\xf8'
-	p 0x28 '\x00\x20\x00\x00\x00\x00\x00\x00\x04'
-	p 0x38 '\x08'
-	p 0x40 '\xf6'
-	p 0x44 '\x01'
-	p 0x1fe '\x55\xaa'
-	for r in 0 1 2 3; do
-		o=$((16384 + r * 1024))
-		p $o 'FILE'
-		p $((o + 0x14)) '\x38'
-		p $((o + 0x38)) '\xff\xff\xff\xff'
-	done
-}
-# put IMAGE into DISK at MiB offset
-put() { dd if="$1" of="$2" bs=1M seek="$3" conv=sparse,notrunc status=none; }
 
 gpt=$tmp/gpt.img
-truncate -s 240M "$gpt"
-sfdisk -q "$gpt" >/dev/null <<'EOF'
-label: gpt
-unit: sectors
-start=2048, size=16384, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7
-start=18432, size=206848, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7
-start=225280, size=204800, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7
-EOF
-fake_ntfs "$gpt" $((2048 * 512))
-put "$sk" "$gpt" 9
-put "$img/bitlk-aes-xts-256.img" "$gpt" 110
+gpt_disk "$gpt" "$sk" "$img/bitlk-aes-xts-256.img"
 vt scan "$gpt"
 expect "gpt: scan" 0
 same "gpt: volumes" "$(grep -c '^volume=' "$tmp/out")" 2
@@ -273,15 +197,7 @@ vt check-bek "$gpt" "$bek" 1
 expect "gpt: startup key at an offset" 0
 
 mbr=$tmp/mbr.img
-truncate -s 140M "$mbr"
-sfdisk -q "$mbr" >/dev/null <<'EOF'
-label: dos
-unit: sectors
-start=2048, size=8192, type=7
-start=10240, size=8192, type=83
-start=18432, size=206848, type=7
-EOF
-put "$two" "$mbr" 9
+mbr_disk "$mbr" "$two"
 vt scan "$mbr"
 expect "mbr: scan" 0
 same "mbr: volumes" "$(grep -c '^volume=' "$tmp/out")" 1
@@ -298,15 +214,7 @@ same "two disks: volumes" "$(grep -c '^volume=' "$tmp/out")" 3
 
 # a GPT disk without BitLocker says what each partition holds
 nob=$tmp/nobitlocker.img
-truncate -s 40M "$nob"
-sfdisk -q "$nob" >/dev/null <<'EOF'
-label: gpt
-unit: sectors
-start=2048, size=16384
-start=18432, size=16384
-start=34816, size=16384
-EOF
-fake_ntfs "$nob" $((2048 * 512))
+plain_gpt_disk "$nob" 3
 vt scan "$nob"
 expect "gpt without BitLocker" 1 \
 	"^voltool: no BitLocker volume in '.*': found a GPT partition table with 3 partitions, none BitLocker \\(1: an NTFS filesystem, 2: nothing libblkid recognises, 3: nothing libblkid recognises\\)$"
@@ -369,21 +277,12 @@ expect "character device" 2 "is a character device"
 vt scan "$tmp/does-not-exist"
 expect "missing file" 9 "cannot open"
 # a file the user cannot read: root reads everything, so run as nobody
-mkdir -m 755 "$tmp/pub"
-cp "$VOLTOOL" "$tmp/pub/voltool"
-chmod 755 "$tmp" "$tmp/pub/voltool"
-cp --sparse=always "$x128" "$tmp/pub/secret.img"
-chmod 600 "$tmp/pub/secret.img"
+unreadable_image "$x128" "$VOLTOOL"
 if [ "$(id -u)" -ne 0 ]; then
 	vt scan "$tmp/pub/secret.img"
 	expect "unreadable file" 9 "run as root or add yourself to the disk group"
 elif command -v setpriv >/dev/null; then
-	# sanitizer logs go to a directory nobody cannot write: use stderr
-	ASAN_OPTIONS=$(echo "${ASAN_OPTIONS:-}" | sed 's/:*log_path=[^:]*//') \
-	UBSAN_OPTIONS=$(echo "${UBSAN_OPTIONS:-}" | sed 's/:*log_path=[^:]*//') \
-		timeout 60 setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$tmp/pub/voltool" scan "$tmp/pub/secret.img" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
+	as_nobody "$VOLTOOL" scan "$tmp/pub/secret.img"
 	expect "unreadable file (as nobody)" 9 \
 		"permission denied: run as root or add yourself to the disk group"
 else
@@ -446,5 +345,4 @@ fi
 vtpw "$rp" activate "$x128" "bad/name"
 expect "activate: bad name" 2 "bad mapping name"
 
-echo "volume: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
