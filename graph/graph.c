@@ -1,5 +1,5 @@
 /*
- * graph.c - the Graph backend's setup: clouds, scopes, the HTTP client
+ * graph.c - the Graph backend's setup: scopes, the HTTP client
  * and identity session; open, close, login and logout.  Requests are in
  * request.c, $batch in batch.c, lookups in keys.c, Intune in managed.c.
  */
@@ -9,19 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static const struct cloud {
-	const char *name, *login, *graph;
-} clouds[] = {
-	{ "global", "https://login.microsoftonline.com",
-	  "https://graph.microsoft.com" },
-	{ "usgov", "https://login.microsoftonline.us",
-	  "https://graph.microsoft.us" },
-	{ "dod", "https://login.microsoftonline.us",
-	  "https://dod-graph.microsoft.us" },
-	{ "china", "https://login.chinacloudapi.cn",
-	  "https://microsoftgraph.chinacloudapi.cn" },
-};
 
 /*
  * Delegated permissions per command (incremental consent): lookups never
@@ -40,19 +27,6 @@ static const char *const scopes_lookup_basic[] = {
 static const char *const scopes_rotate[] = {
 	"Device.Read.All", "DeviceManagementManagedDevices.ReadWrite.All", NULL
 };
-
-static const struct cloud *
-find_cloud(const char *name)
-{
-	size_t i;
-
-	if (name == NULL)
-		return &clouds[0];
-	for (i = 0; i < sizeof(clouds) / sizeof(clouds[0]); i++)
-		if (strcasecmp(name, clouds[i].name) == 0)
-			return &clouds[i];
-	return NULL;
-}
 
 /*
  * The scope string: the app's "{resource}/.default", or the delegated
@@ -123,7 +97,7 @@ static enum bde_status
 graph_new(const struct graph_settings *s, int allow_app, struct graph **out,
     char **errstr)
 {
-	const struct cloud *cl;
+	const struct id_cloud *cl;
 	struct graph *g = NULL;
 	struct http_options ho;
 	enum bde_status st = BDE_OK;
@@ -135,7 +109,7 @@ graph_new(const struct graph_settings *s, int allow_app, struct graph **out,
 		    "--tenant or BDEKEY_TENANT");
 		goto out;
 	}
-	cl = find_cloud(s->cloud);
+	cl = id_cloud_find(s->cloud);
 	if (cl == NULL) {
 		st = bde_error(errstr, BDE_ECONFIG, "cloud '%s' is not global, "
 		    "usgov, dod or china", s->cloud);

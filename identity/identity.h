@@ -29,6 +29,22 @@
 /* How long to wait for another bdekey renewing the same sign-in. */
 #define ID_LOCK_WAIT_S 60
 
+/* A national cloud's endpoints (cloud.c): base URLs, no trailing slash. */
+struct id_cloud {
+	const char *name;		/* global, usgov, dod, china */
+	const char *login;		/* the identity platform */
+	const char *graph;		/* Microsoft Graph */
+	const char *vault_suffix;	/* ".vault.azure.net" */
+	const char *vault_resource;	/* Key Vault's token resource */
+	const char *arm;		/* Azure Resource Manager */
+};
+
+/*
+ * The cloud called name (ignoring case; NULL: global), static; NULL when
+ * there is none of that name.
+ */
+const struct id_cloud *id_cloud_find(const char *name);
+
 /* Settings; every pointer is borrowed and must outlive the session. */
 struct id_config {
 	const char *authority;	/* base URL: {authority}/{tenant}/oauth2/v2.0 */

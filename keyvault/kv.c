@@ -1,5 +1,5 @@
 /*
- * kv.c - the Key Vault backend's setup: clouds, the vault and ARM URLs,
+ * kv.c - the Key Vault backend's setup: the vault and ARM URLs,
  * the HTTP client, one identity session per resource, the records'
  * memory.  Requests are in request.c, routes in find.c, fetching and the
  * preflight in fetch.c, what the services send in parse.c.
@@ -12,26 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-/*
- * Per cloud: sign-in, the vault DNS suffix, the vault token resource
- * (key-vault.md; US Gov's derived), ARM and its token resource
- * (Azure/azure-cli cloud.py).  DoD shares US Gov's vault and ARM hosts.
- */
-static const struct kv_cloud {
-	const char *name, *login, *vault_suffix, *vault_resource, *arm;
-} clouds[] = {
-	{ "global", "https://login.microsoftonline.com", ".vault.azure.net",
-	  "https://vault.azure.net", "https://management.azure.com" },
-	{ "usgov", "https://login.microsoftonline.us",
-	  ".vault.usgovcloudapi.net", "https://vault.usgovcloudapi.net",
-	  "https://management.usgovcloudapi.net" },
-	{ "dod", "https://login.microsoftonline.us",
-	  ".vault.usgovcloudapi.net", "https://vault.usgovcloudapi.net",
-	  "https://management.usgovcloudapi.net" },
-	{ "china", "https://login.chinacloudapi.cn", ".vault.azure.cn",
-	  "https://vault.azure.cn", "https://management.chinacloudapi.cn" },
-};
 
 /* Permissions a user asks for, after the resource; OIDC for the name. */
 #define USER_SCOPE "/user_impersonation openid profile offline_access"
@@ -121,19 +101,6 @@ kv_note(struct kv_bek *b, const char *fmt, ...)
 		b->notes[b->nnotes++] = s;
 }
 
-static const struct kv_cloud *
-find_cloud(const char *name)
-{
-	size_t i;
-
-	if (name == NULL)
-		return &clouds[0];
-	for (i = 0; i < sizeof(clouds) / sizeof(clouds[0]); i++)
-		if (strcasecmp(name, clouds[i].name) == 0)
-			return &clouds[i];
-	return NULL;
-}
-
 /* A resource as compared: lower case, no trailing slash; NULL: no memory. */
 static char *
 norm_resource(const char *r)
@@ -159,7 +126,7 @@ vault_name_ok(const char *s)
 
 /* The vault setting as a base URL: a name in the cloud, or a URL. */
 static enum bde_status
-vault_url(const char *v, const struct kv_cloud *cl, char **out,
+vault_url(const char *v, const struct id_cloud *cl, char **out,
     char **errstr)
 {
 	char origin[KV_ORIGIN_MAX];
@@ -227,7 +194,7 @@ kv_vault_url(const struct kv *kv)
 enum bde_status
 kv_open(const struct kv_settings *s, struct kv **out, char **errstr)
 {
-	const struct kv_cloud *cl;
+	const struct id_cloud *cl;
 	struct http_options ho;
 	struct kv *kv = NULL;
 	enum bde_status st = BDE_OK;
@@ -239,7 +206,7 @@ kv_open(const struct kv_settings *s, struct kv **out, char **errstr)
 		    "Vault: set --tenant or BDEKEY_TENANT");
 		goto out;
 	}
-	cl = find_cloud(s->cloud);
+	cl = id_cloud_find(s->cloud);
 	if (cl == NULL) {
 		st = bde_error(errstr, BDE_ECONFIG, "cloud '%s' is not global, "
 		    "usgov, dod or china", s->cloud);

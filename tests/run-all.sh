@@ -22,13 +22,15 @@ failed=()
 tests_pass=0
 tests_fail=0
 out=$(mktemp /tmp/bdekey-run.XXXXXX)
+times=()	# "SECONDS NAME" of each suite, for the slowest in the summary
 # run NAME COMMAND...: a suite; its own closing line adds to the test count
 run() {
-	local name=$1 rc line n m
+	local name=$1 rc line n m t0=$SECONDS
 	shift
 	echo "== $name"
 	"$@" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
+	times+=("$((SECONDS - t0)) $name")
 	if [ "$rc" -eq 0 ]; then
 		pass=$((pass + 1))
 	else
@@ -62,6 +64,9 @@ finish() {
 	rm -rf "$sanlogs" "$out" ${vgwrap:+"$vgwrap"}
 	echo
 	[ "$fail" -eq 0 ] || echo "failed suites: ${failed[*]}"
+	# where the time goes (CI keeps the whole run under 30 minutes)
+	echo "slowest suites (s): $(printf '%s\n' "${times[@]}" | sort -rn |
+		head -6 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }')"
 	echo "suites: $pass passed, $fail failed"
 	echo "check: $tests_pass passed, $tests_fail failed"
 	[ "$fail" -eq 0 ]

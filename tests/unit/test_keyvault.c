@@ -420,6 +420,31 @@ static const struct vault_case {
 	{ "contoso", "mars", NULL },
 };
 
+/* The one table of clouds Graph and Key Vault both read (identity/). */
+static void
+test_clouds(void **state)
+{
+	const struct id_cloud *c;
+
+	(void)state;
+	c = id_cloud_find(NULL);
+	assert_non_null(c);
+	assert_string_equal(c->name, "global");
+	assert_string_equal(c->graph, "https://graph.microsoft.com");
+	assert_string_equal(c->login, "https://login.microsoftonline.com");
+	c = id_cloud_find("DoD");
+	assert_non_null(c);
+	assert_string_equal(c->graph, "https://dod-graph.microsoft.us");
+	assert_string_equal(c->arm, "https://management.usgovcloudapi.net");
+	c = id_cloud_find("china");
+	assert_non_null(c);
+	assert_string_equal(c->vault_suffix, ".vault.azure.cn");
+	assert_string_equal(c->graph, "https://microsoftgraph.chinacloudapi.cn");
+	assert_non_null(id_cloud_find("USGOV"));
+	assert_null(id_cloud_find("mars"));
+	assert_null(id_cloud_find(""));
+}
+
 static void
 test_vault_names(void **state)
 {
@@ -472,6 +497,7 @@ main(void)
 		cmocka_unit_test(test_bek_header),
 		cmocka_unit_test(test_arm_documents),
 		cmocka_unit_test(test_fail),
+		cmocka_unit_test(test_clouds),
 		cmocka_unit_test(test_vault_names),
 	};
 
