@@ -66,7 +66,8 @@ finish() {
 	[ "$fail" -eq 0 ] || echo "failed suites: ${failed[*]}"
 	# where the time goes (CI keeps the whole run under 30 minutes)
 	echo "slowest suites (s): $(printf '%s\n' "${times[@]}" | sort -rn |
-		head -6 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }')"
+		head -6 | awk '{ t = $1; sub(/^[0-9]+ /, "")
+			printf "%s%s %s", (NR > 1 ? ", " : ""), $0, t }')"
 	echo "suites: $pass passed, $fail failed"
 	echo "check: $tests_pass passed, $tests_fail failed"
 	[ "$fail" -eq 0 ]
